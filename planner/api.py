@@ -1,0 +1,254 @@
+"""The Python API: `make_plan(...)` (also exported as `planner.plan`) returns a Plan.
+
+Checks every input, resolves names, runs the layout search and assembles the Plan.
+Raises InputError for bad input; a workload that fits nowhere returns a Plan with
+`fits = False` (the caller decides the exit code).
+"""
+
+from __future__ import annotations
+
+from planner import catalog, tensors
+from planner.errors import InputError
+from planner.fleet import parse_fleet
+from planner.layout import Candidate, blocks_per_sequence, evaluate, replicas, search, structural_reason
+from planner.plan import (
+    FleetInfo,
+    KVCacheInfo,
+    LayoutInfo,
+    MemoryInfo,
+    ModelInfo,
+    Plan,
+    QuantInfo,
+    Rejection,
+    RuntimeInfo,
+    TargetInfo,
+    WorkloadInfo,
+)
+from planner.quant import KV_DTYPES, KV_MIN_CC, SCHEMES, WEIGHT_SCHEMES, activation_dtype
+from planner.serving import ServingInfo
+from planner.specs import Fleet, GpuSpec, ModelSpec, RuntimeProfile, Workload
+from planner.target import DEFAULT_TRTLLM_VERSION
+
+DEFAULT_MAX_BATCH_SIZE = 64
+DEFAULT_MAX_INPUT_LEN = 2048
+DEFAULT_MAX_OUTPUT_LEN = 512
+# trtllm-build's default --max_num_tokens; never more than one full batch of prompts needs
+DEFAULT_MAX_NUM_TOKENS = 8192
+
+
+def resolve_model(model: str | ModelSpec | None, model_path: str | None = None) -> ModelSpec:
+    if isinstance(model, ModelSpec):
+        return model
+    if model_path:
+        from planner.hf_config import load_local_model
+
+        spec, params = load_local_model(model_path)
+        return spec.model_copy(update={"params": params, "params_source": "safetensors headers"}) if params else spec
+    if not model:
+        raise InputError("name a model (e.g. llama-3.1-70b) or give --model PATH")
+    return catalog.get_model(model)
+
+
+def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str) -> None:
+    if weights not in SCHEMES:
+        raise InputError(f"unknown quantization {weights!r}; choose one of {', '.join(WEIGHT_SCHEMES)}")
+    if kv_dtype not in KV_DTYPES:
+        raise InputError(f"unknown KV cache dtype {kv_dtype!r}; choose one of {', '.join(KV_DTYPES)}")
+    runnable = [s for s in WEIGHT_SCHEMES if gpu.cc >= SCHEMES[s].min_cc and SCHEMES[s].needs in gpu.precisions]
+    scheme = SCHEMES[weights]
+    if weights not in runnable:
+        raise InputError(
+            f"{gpu.name} (compute capability {gpu.compute_capability}) cannot run {weights}: it needs "
+            f"compute capability {'.'.join(map(str, scheme.min_cc))}+ with {scheme.needs} support; "
+            f"{gpu.name} runs {', '.join(runnable)}"
+        )
+    if gpu.cc < KV_MIN_CC[kv_dtype]:
+        ok = [k for k in KV_DTYPES if gpu.cc >= KV_MIN_CC[k]]
+        raise InputError(f"{gpu.name} cannot hold a {kv_dtype} KV cache (needs compute capability "
+                         f"{'.'.join(map(str, KV_MIN_CC[kv_dtype]))}+); it can hold {', '.join(ok)}")
+
+
+def make_workload(max_batch_size: int, max_input_len: int, max_output_len: int,
+                  max_num_tokens: int | None, max_beam_width: int = 1) -> Workload:
+    for name, value in (("max-batch-size", max_batch_size), ("max-input-len", max_input_len),
+                        ("max-output-len", max_output_len), ("max-beam-width", max_beam_width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InputError(f"--{name} must be a positive integer, got {value!r}")
+    if max_num_tokens is None:
+        max_num_tokens = min(DEFAULT_MAX_NUM_TOKENS, max_batch_size * max_input_len)
+    elif not isinstance(max_num_tokens, int) or max_num_tokens < 1:
+        raise InputError(f"--max-num-tokens must be a positive integer, got {max_num_tokens!r}")
+    return Workload(max_batch_size=max_batch_size, max_input_len=max_input_len, max_output_len=max_output_len,
+                    max_num_tokens=max_num_tokens, max_beam_width=max_beam_width)
+
+
+def _model_info(model: ModelSpec) -> ModelInfo:
+    return ModelInfo(
+        name=model.name, source=model.source, params=tensors.total_params(model), params_published=model.params,
+        architecture=model.architecture, hf_repo=model.hf_repo, dtype=model.dtype, num_layers=model.num_layers,
+        hidden_size=model.hidden_size, intermediate_size=model.intermediate_size,
+        num_attention_heads=model.num_attention_heads, num_kv_heads=model.num_kv_heads, head_dim=model.head_dim,
+        vocab_size=model.vocab_size, max_position_embeddings=model.max_position_embeddings,
+        tie_word_embeddings=model.tie_word_embeddings, moe_experts=model.moe.num_experts if model.moe else 0,
+        mla=model.mla is not None,
+    )
+
+
+def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
+            runtime: RuntimeProfile, rejected: list[Candidate]) -> list[str]:
+    """What would fit when nothing does: a smaller batch, a lighter quantization, more GPUs."""
+    best = max((c for c in rejected if c.stages), key=lambda c: (min(s.free_bytes for s in c.stages), c.kv_tokens),
+               default=None)
+    out: list[str] = []
+    if best is None:
+        return ["no layout can even hold the model's static memory on this fleet"]
+    static_ok = all(s.free_bytes > 0 for s in best.stages)
+    per_seq = blocks_per_sequence(workload, runtime) * workload.max_beam_width
+    if static_ok:
+        fit_batch = min(s.kv_blocks for s in best.stages) // per_seq
+        if fit_batch >= 1:
+            out.append(f"--max-batch-size {fit_batch} fits on TP {best.tp} × PP {best.pp}")
+    for lighter in ("fp8", "int4_awq"):
+        if lighter == weights or SCHEMES[lighter].min_cc > fleet.gpu.cc:
+            continue
+        try:
+            check_hardware(fleet.gpu, lighter, kv_dtype)
+        except InputError:
+            continue
+        chosen, _ = search(model, lighter, kv_dtype, fleet, workload, runtime)
+        if chosen:
+            out.append(f"--quant {lighter} fits on TP {chosen.tp} × PP {chosen.pp}")
+            break
+    for nodes in (fleet.nodes * 2, fleet.nodes * 4):
+        bigger = fleet.model_copy(update={"nodes": nodes})
+        chosen, _ = search(model, weights, kv_dtype, bigger, workload, runtime)
+        if chosen:
+            out.append(f"{nodes} nodes of {fleet.gpus_per_node}× {fleet.gpu.name} fit with TP {chosen.tp} × PP "
+                       f"{chosen.pp}")
+            break
+    return out
+
+
+def make_plan(
+    model: str | ModelSpec | None = None,
+    gpus: str | Fleet = "h100x8",
+    quant: str = "bf16",
+    kv_cache_dtype: str | None = None,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    max_input_len: int = DEFAULT_MAX_INPUT_LEN,
+    max_output_len: int = DEFAULT_MAX_OUTPUT_LEN,
+    max_num_tokens: int | None = None,
+    max_beam_width: int = 1,
+    tp: int | None = None,
+    pp: int | None = None,
+    kv_cache_free_gpu_mem_fraction: float = 0.9,
+    tokens_per_block: int = 32,
+    max_tokens_in_paged_kv_cache: int | None = None,
+    use_parallel_embedding: bool = False,
+    trtllm_version: str = DEFAULT_TRTLLM_VERSION,
+    serving: ServingInfo | None = None,
+    model_path: str | None = None,
+) -> Plan:
+    spec = resolve_model(model, model_path)
+    fleet = gpus if isinstance(gpus, Fleet) else parse_fleet(gpus)
+    quant = quant.lower()
+    act = activation_dtype(quant, spec.dtype) if quant in SCHEMES else "bf16"
+    kv_dtype = (kv_cache_dtype or ("fp16" if act == "fp32" else act)).lower()
+    check_hardware(fleet.gpu, quant, kv_dtype)
+    workload = make_workload(max_batch_size, max_input_len, max_output_len, max_num_tokens, max_beam_width)
+    if workload.max_seq_len > spec.max_position_embeddings:
+        raise InputError(f"max_input_len + max_output_len = {workload.max_seq_len} exceeds {spec.name}'s "
+                         f"{spec.max_position_embeddings} positions")
+    if not 0 < kv_cache_free_gpu_mem_fraction <= 1:
+        raise InputError("--kv-cache-free-gpu-mem-fraction must be in (0, 1]")
+    for name, value in (("tokens-per-block", tokens_per_block), ("max-tokens-in-paged-kv-cache",
+                                                                  max_tokens_in_paged_kv_cache)):
+        if value is not None and value < 1:
+            raise InputError(f"--{name} must be a positive integer, got {value!r}")
+    runtime = RuntimeProfile(
+        kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
+        max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
+    )
+    from planner.target import check_version
+
+    check_version(trtllm_version)
+
+    chosen, rejected = _choose(spec, quant, kv_dtype, fleet, workload, runtime, tp, pp)
+    shown = chosen or max((c for c in rejected if c.stages), key=lambda c: c.kv_tokens - c.gpus, default=None)
+    advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected)
+    return _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
+                     chosen, shown, rejected, advice)
+
+
+def _choose(spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet, workload: Workload,
+            runtime: RuntimeProfile, tp: int | None, pp: int | None) -> tuple[Candidate | None, list[Candidate]]:
+    if tp is None and pp is None:
+        return search(spec, quant, kv_dtype, fleet, workload, runtime)
+    for name, value in (("tp", tp), ("pp", pp)):
+        if value is not None and value < 1:
+            raise InputError(f"--{name} must be a positive integer, got {value}")
+    if tp is not None and pp is not None:
+        pairs = [(tp, pp)]
+    elif tp is not None:
+        pairs = [(tp, p) for p in range(1, max(1, fleet.total_gpus // tp) + 1)]
+    else:
+        pairs = [(t, pp) for t in range(1, max(1, fleet.total_gpus // pp) + 1)]
+    for t, p in pairs:
+        if t * p > fleet.total_gpus:
+            raise InputError(f"TP {t} × PP {p} needs {t * p} GPUs; the fleet has {fleet.total_gpus}")
+        reason = structural_reason(spec, quant, t, p, fleet)
+        if reason and len(pairs) == 1:
+            raise InputError(f"TP {t} × PP {p} cannot run {spec.name}: {reason}")
+    rejected: list[Candidate] = []
+    for t, p in sorted(pairs, key=lambda x: (x[0] * x[1], -x[0])):
+        cand = evaluate(spec, quant, kv_dtype, t, p, fleet, workload, runtime)
+        if cand.fits:
+            return cand, rejected
+        rejected.append(cand)
+    return None, rejected
+
+
+def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str, workload: Workload,
+              runtime: RuntimeProfile, version: str, serving: ServingInfo | None, chosen: Candidate | None,
+              shown: Candidate | None, rejected: list[Candidate], advice: list[str]) -> Plan:
+    layout = kv = None
+    per_gpu = []
+    if shown is not None:
+        reps, nodes_per = replicas(fleet, shown.gpus) if chosen else (0, -(-shown.gpus // fleet.gpus_per_node))
+        layout = LayoutInfo(tp=shown.tp, pp=shown.pp, gpus_per_replica=shown.gpus, replicas=reps,
+                            nodes_per_replica=nodes_per, layers_per_stage=[s.layers for s in shown.stages])
+        per_gpu = list(shown.stages)
+        per_seq = blocks_per_sequence(workload, runtime)
+        min_blocks = min(s.kv_blocks for s in shown.stages)
+        kv = KVCacheInfo(
+            bytes_per_token_per_gpu=max(s.kv_bytes_per_token for s in shown.stages),
+            max_tokens=min(s.kv_tokens for s in shown.stages),
+            max_concurrent_sequences=min_blocks // (per_seq * workload.max_beam_width),
+            required_tokens=workload.max_batch_size * workload.max_beam_width * workload.max_seq_len,
+            tokens_per_block=runtime.tokens_per_block, blocks_per_sequence=per_seq,
+        )
+    scheme = SCHEMES[quant]
+    return Plan(
+        model=_model_info(spec),
+        fleet=FleetInfo(gpu=fleet.gpu.name, gpus_per_node=fleet.gpus_per_node, nodes=fleet.nodes,
+                        total_gpus=fleet.total_gpus, gpu_memory_bytes=fleet.gpu.memory_bytes,
+                        compute_capability=fleet.gpu.compute_capability, nvlink_domain=fleet.gpu.nvlink_domain,
+                        tp_across_nodes=fleet.tp_across_nodes),
+        quantization=QuantInfo(weights=quant, kv_cache=kv_dtype, activation_dtype=act,
+                               group_size=scheme.group_size),
+        workload=WorkloadInfo(max_batch_size=workload.max_batch_size, max_input_len=workload.max_input_len,
+                              max_output_len=workload.max_output_len, max_seq_len=workload.max_seq_len,
+                              max_num_tokens=workload.max_num_tokens, max_beam_width=workload.max_beam_width),
+        target=TargetInfo(trtllm_version=version),
+        runtime=RuntimeInfo(kv_cache_free_gpu_mem_fraction=runtime.kv_cache_free_gpu_mem_fraction,
+                            tokens_per_block=runtime.tokens_per_block,
+                            max_tokens_in_paged_kv_cache=runtime.max_tokens_in_paged_kv_cache,
+                            use_parallel_embedding=runtime.use_parallel_embedding),
+        serving=serving or ServingInfo(),
+        fits=chosen is not None,
+        layout=layout,
+        memory=MemoryInfo(per_gpu=per_gpu),
+        kv_cache=kv,
+        rejected=[Rejection(tp=c.tp, pp=c.pp, reason=c.reason or "does not fit") for c in rejected],
+        advice=advice,
+    )

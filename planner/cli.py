@@ -1,0 +1,199 @@
+"""The `planner` command line (click).
+
+Every failure ends in one readable line on stderr and an exit code from DESIGN.md:
+0 fits · 1 unexpected (a bug; `--debug` shows the traceback) · 2 bad input · 3 fits nowhere ·
+4 a live-server check failed · 5 regenerated artifacts differ from the committed ones.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from planner.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_NO_FIT, EXIT_OK, InputError, PlannerError
+
+FORMATS = ("table", "json", "yaml")
+
+
+def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """`-c plan.yaml`: every option from one YAML file; flags on the command line still win."""
+    if not value:
+        return value
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(value).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"config file {value!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"config file {value!r} is not readable YAML: {first}") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"config file {value!r} must be a mapping of option names to values")
+    known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
+    defaults: dict[str, Any] = {}
+    for key, val in raw.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise InputError(f"config file {value!r}: unknown option {key!r}")
+        defaults[name] = val
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="planner")
+@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Plan LLM deployments on Triton Inference Server with the TensorRT-LLM backend."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("model_name", metavar="MODEL", required=False)
+@click.option("-c", "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+              callback=_load_config, help="Read options from a YAML file (keys = option names).")
+@click.option("--model", "model_path", metavar="PATH",
+              help="Local Hugging Face config.json, a directory with one, or safetensors files/index.")
+@click.option("--gpus", default="h100x8", show_default=True,
+              help="Fleet: GPU, GPUxN, NODESxGPUxN (e.g. h100x8, 2xh100x8) or a YAML fleet file.")
+@click.option("--quant", default="bf16", show_default=True,
+              help="Weights: fp32 fp16 bf16 fp8 int8_wo int4_wo int4_awq int4_gptq w4a8_awq int8_sq nvfp4.")
+@click.option("--kv-cache-dtype", default=None, help="KV cache: fp16 bf16 fp8 int8 [default: activation dtype].")
+@click.option("--max-batch-size", type=int, default=64, show_default=True)
+@click.option("--max-input-len", type=int, default=2048, show_default=True)
+@click.option("--max-output-len", type=int, default=512, show_default=True)
+@click.option("--max-num-tokens", type=int, default=None,
+              help="Tokens per engine step [default: min(8192, batch × input)].")
+@click.option("--max-beam-width", type=int, default=1, show_default=True)
+@click.option("--tp", type=int, default=None, help="Force tensor parallelism (what-if).")
+@click.option("--pp", type=int, default=None, help="Force pipeline parallelism (what-if).")
+@click.option("--kv-cache-free-gpu-mem-fraction", type=float, default=0.9, show_default=True)
+@click.option("--tokens-per-block", type=int, default=32, show_default=True)
+@click.option("--max-tokens-in-paged-kv-cache", type=int, default=None)
+@click.option("--use-parallel-embedding", is_flag=True, help="Shard the input embedding across TP ranks.")
+@click.option("--trtllm-version", default=None, help="Target TensorRT-LLM release (see `planner versions`).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Write build.sh, model_repository/, deploy/ and plan.json here.")
+@click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
+def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | None, force: bool,
+         trtllm_version: str | None, **options: Any) -> int:
+    """Plan MODEL on a GPU fleet: memory per GPU, minimal TP×PP layout, replicas."""
+    from planner.api import make_plan
+    from planner.target import DEFAULT_TRTLLM_VERSION
+
+    if model_name and model_path:
+        raise InputError("give either MODEL or --model PATH, not both")
+    result = make_plan(model_name, model_path=model_path, trtllm_version=trtllm_version or DEFAULT_TRTLLM_VERSION,
+                       **options)
+    _print_plan(result, fmt)
+    if out and result.fits:
+        from planner.emit import write_all
+
+        written = write_all(result, Path(out), force=force)
+        click.echo(f"wrote {len(written)} files to {out}", err=True)
+    elif out:
+        click.echo(f"planner: nothing written to {out}: the plan does not fit", err=True)
+    return EXIT_OK if result.fits else EXIT_NO_FIT
+
+
+def _print_plan(result: Any, fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(result.to_json())
+    elif fmt == "yaml":
+        sys.stdout.write(result.to_yaml())
+    else:
+        from planner.render import plan_tables
+
+        plan_tables(result, _console())
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def models(fmt: str) -> int:
+    """List the built-in models."""
+    from planner import catalog
+
+    entries = catalog.models()
+    if fmt == "table":
+        from planner.render import models_table
+
+        _console().print(models_table(entries))
+    else:
+        _dump([m.model_dump(mode="json", exclude_none=True) for m in entries], fmt)
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def gpus(fmt: str) -> int:
+    """List the built-in GPUs."""
+    from planner import catalog
+
+    entries = catalog.gpus()
+    if fmt == "table":
+        from planner.render import gpus_table
+
+        _console().print(gpus_table(entries))
+    else:
+        _dump([g.model_dump(mode="json", exclude_none=True) for g in entries], fmt)
+    return EXIT_OK
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Pipes and CI logs get a fixed, wide layout instead of rich's 80-column fallback.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+def _dump(data: Any, fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
+
+
+def _fail(message: str, code: int) -> int:
+    click.echo(f"planner: error: {message}", err=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        code = cli.main(args=argv, prog_name="planner", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `planner`: help, not an error
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        code = EXIT_OK
+    except click.UsageError as exc:
+        code = _fail(exc.format_message().replace("\n", " "), EXIT_BAD_INPUT)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.Abort:
+        code = _fail("aborted", EXIT_BUG)
+    except click.ClickException as exc:
+        code = _fail(exc.format_message(), EXIT_BAD_INPUT)
+    except PlannerError as exc:
+        code = _fail(exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        code = _fail("interrupted", 130)
+    except BrokenPipeError:
+        code = EXIT_OK
+    except Exception as exc:  # a bug: one line unless --debug
+        if debug:
+            raise
+        code = _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", EXIT_BUG)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+__all__ = ["cli", "main", "EXIT_NO_FIT"]

@@ -1,0 +1,149 @@
+"""Layout search: which (tp, pp) can serve the workload, and the minimal one.
+
+Order of preference (the first candidate that fits wins):
+1. fewest GPUs per replica (tp × pp);
+2. for the same GPU count, more TP and less PP (TP stays inside one node's NVLink domain,
+   so this trades pipeline bubbles for fast all-reduces);
+3. most KV-cache headroom (only breaks ties that 1 and 2 leave).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.memory import GIB, StageMemory, layout_memory
+from planner.quant import SCHEMES
+from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
+
+
+@dataclass(frozen=True)
+class Candidate:
+    tp: int
+    pp: int
+    stages: tuple[StageMemory, ...] = ()
+    reason: str | None = None  # None: fits
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.pp
+
+    @property
+    def fits(self) -> bool:
+        return self.reason is None and bool(self.stages)
+
+    @property
+    def kv_tokens(self) -> int:
+        return min(s.kv_tokens for s in self.stages) if self.stages else 0
+
+
+def blocks_per_sequence(workload: Workload, runtime: RuntimeProfile) -> int:
+    return -(-workload.max_seq_len // runtime.tokens_per_block)
+
+
+def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: Fleet) -> str | None:
+    """Why (tp, pp) cannot run at all, whatever the memory; None when it can."""
+    if tp * pp > fleet.total_gpus:
+        return f"needs {tp * pp} GPUs; the fleet has {fleet.total_gpus}"
+    if tp > fleet.max_tp:
+        return (f"TP {tp} would cross nodes; tensor parallelism stays inside one NVLink domain "
+                f"({fleet.max_tp} GPUs per node here)")
+    heads, kv = model.num_attention_heads, model.num_kv_heads
+    if heads % tp:
+        return f"{heads} attention heads are not divisible by TP {tp}"
+    if not model.mla:
+        if tp > kv and tp % kv:
+            return f"TP {tp} exceeds the {kv} KV heads but is not a multiple of them"
+        if tp <= kv and kv % tp:
+            return f"{kv} KV heads are not divisible by TP {tp}"
+    if pp > model.num_layers:
+        return f"PP {pp} exceeds the model's {model.num_layers} layers"
+    return _group_reason(model, weights, tp)
+
+
+def _group_reason(model: ModelSpec, weights: str, tp: int) -> str | None:
+    """Group-wise schemes need each rank's slice of a row-parallel input to hold whole groups."""
+    scheme = SCHEMES[weights]
+    group = scheme.group_size or scheme.block_size
+    if not group:
+        return None
+    row_inputs = {"attention output": model.num_attention_heads * model.head_dim}
+    if model.mla:
+        row_inputs["attention output"] = model.num_attention_heads * model.mla.v_head_dim
+    if not model.moe or model.moe.first_k_dense_layers:
+        row_inputs["MLP down projection"] = model.intermediate_size
+    if model.moe:
+        row_inputs["expert down projection"] = model.moe.expert_intermediate_size
+    for what, features in row_inputs.items():
+        if features % tp or (features // tp) % group:
+            return (f"{weights} needs whole groups of {group} per rank: the {what} has "
+                    f"{features} input features, {features / tp:g} per rank at TP {tp}")
+    return None
+
+
+def memory_reason(stages: list[StageMemory], workload: Workload, runtime: RuntimeProfile) -> str | None:
+    for s in stages:
+        if s.free_bytes <= 0:
+            return (f"static memory of stage {s.pp_stage} (weights {s.weights_bytes / GIB:.2f} GiB + activations "
+                    f"{s.activation_bytes / GIB:.2f} GiB + overhead {s.overhead_bytes / GIB:.2f} GiB) exceeds the "
+                    f"{s.capacity_bytes / GIB:.2f} GiB GPU by {-s.free_bytes / GIB:.2f} GiB")
+    need_blocks = workload.max_batch_size * workload.max_beam_width * blocks_per_sequence(workload, runtime)
+    worst = min(stages, key=lambda s: s.kv_blocks)
+    if worst.kv_blocks < need_blocks:
+        need_tokens = need_blocks * runtime.tokens_per_block
+        short = (need_blocks - worst.kv_blocks) * runtime.tokens_per_block * worst.kv_bytes_per_token
+        return (f"KV cache holds {worst.kv_tokens:,} tokens per GPU in stage {worst.pp_stage}; the workload needs "
+                f"{need_tokens:,} ({workload.max_batch_size} × {workload.max_seq_len} tokens, in blocks of "
+                f"{runtime.tokens_per_block}): short by {short / GIB:.2f} GiB of KV pool")
+    return None
+
+
+def evaluate(model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, fleet: Fleet,
+             workload: Workload, runtime: RuntimeProfile) -> Candidate:
+    reason = structural_reason(model, weights, tp, pp, fleet)
+    if reason:
+        return Candidate(tp, pp, reason=reason)
+    stages = layout_memory(model, weights, kv_dtype, tp, pp, workload, fleet.gpu, runtime)
+    return Candidate(tp, pp, tuple(stages), memory_reason(stages, workload, runtime))
+
+
+def candidates(model: ModelSpec, fleet: Fleet) -> list[tuple[int, int]]:
+    """Every (tp, pp) the fleet could host, in order of preference (before memory)."""
+    max_tp = min(fleet.total_gpus, fleet.max_tp)
+    pairs = [
+        (tp, pp)
+        for tp in range(1, max_tp + 1)
+        for pp in range(1, min(fleet.total_gpus // tp, model.num_layers) + 1)
+    ]
+    return sorted(pairs, key=lambda p: (p[0] * p[1], -p[0]))
+
+
+def search(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
+           runtime: RuntimeProfile) -> tuple[Candidate | None, list[Candidate]]:
+    """(the chosen candidate or None, the candidates rejected before it, in order).
+
+    Every candidate with as many GPUs as the chosen one is evaluated, so the KV-headroom
+    tie-break sees them all; when nothing fits, every candidate is returned as rejected.
+    """
+    rejected: list[Candidate] = []
+    fitting: list[Candidate] = []
+    for tp, pp in candidates(model, fleet):
+        if fitting and tp * pp > fitting[0].gpus:
+            break
+        cand = evaluate(model, weights, kv_dtype, tp, pp, fleet, workload, runtime)
+        (fitting if cand.fits else rejected).append(cand)
+    if not fitting:
+        return None, rejected
+    # Among equal GPU counts TP-heavier comes first; headroom only breaks exact ties.
+    best = min(fitting, key=lambda c: (c.gpus, -c.tp, -c.kv_tokens))
+    order = {(c.tp, c.pp): i for i, c in enumerate(fitting)}
+    del order
+    return best, [c for c in rejected if (c.gpus, -c.tp) < (best.gpus, -best.tp)]
+
+
+def replicas(fleet: Fleet, gpus_per_replica: int) -> tuple[int, int]:
+    """(replicas, nodes per replica). A replica that fits a node stays inside one node;
+    a larger one takes whole nodes."""
+    if gpus_per_replica <= fleet.gpus_per_node:
+        return fleet.nodes * (fleet.gpus_per_node // gpus_per_replica), 1
+    nodes_per_replica = -(-gpus_per_replica // fleet.gpus_per_node)
+    return fleet.nodes // nodes_per_replica, nodes_per_replica

@@ -1,0 +1,137 @@
+"""The Plan: the one object every emitter reads (schema_version 1, see DESIGN.md).
+
+Keys named in the contract are stable; new keys may be added, none renamed.
+Bytes are integers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.memory import StageMemory
+from planner.serving import ServingInfo
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelInfo(_Model):
+    name: str
+    source: str
+    params: int  # parameters of the served model, from the architecture
+    params_published: int | None = None  # exact published count, where known
+    architecture: str
+    hf_repo: str | None = None
+    dtype: str
+    num_layers: int
+    hidden_size: int
+    intermediate_size: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+    moe_experts: int = 0
+    mla: bool = False
+
+
+class FleetInfo(_Model):
+    gpu: str
+    gpus_per_node: int
+    nodes: int
+    total_gpus: int
+    gpu_memory_bytes: int
+    compute_capability: str
+    nvlink_domain: int
+    tp_across_nodes: bool = False
+
+
+class QuantInfo(_Model):
+    weights: str
+    kv_cache: str
+    activation_dtype: str  # dtype of activations, embeddings and LM head
+    group_size: int | None = None
+
+
+class WorkloadInfo(_Model):
+    max_batch_size: int
+    max_input_len: int
+    max_output_len: int
+    max_seq_len: int
+    max_num_tokens: int
+    max_beam_width: int = 1
+
+
+class TargetInfo(_Model):
+    trtllm_version: str
+    flow: str = "engine"
+
+
+class RuntimeInfo(_Model):
+    kv_cache_free_gpu_mem_fraction: float
+    tokens_per_block: int
+    max_tokens_in_paged_kv_cache: int | None = None
+    use_parallel_embedding: bool = False
+
+
+class LayoutInfo(_Model):
+    tp: int
+    pp: int
+    gpus_per_replica: int
+    replicas: int
+    nodes_per_replica: int = 1
+    layers_per_stage: list[int]
+
+
+class MemoryInfo(_Model):
+    per_gpu: list[StageMemory]
+
+
+class KVCacheInfo(_Model):
+    bytes_per_token_per_gpu: int  # the stage with the most layers
+    max_tokens: int  # tokens the smallest stage pool holds
+    max_concurrent_sequences: int  # sequences of max_seq_len that fit at once
+    required_tokens: int  # max_batch_size × max_seq_len
+    tokens_per_block: int
+    blocks_per_sequence: int
+
+
+class Rejection(_Model):
+    tp: int
+    pp: int
+    reason: str
+
+
+class Plan(_Model):
+    schema_version: int = SCHEMA_VERSION
+    model: ModelInfo
+    fleet: FleetInfo
+    quantization: QuantInfo
+    workload: WorkloadInfo
+    target: TargetInfo
+    runtime: RuntimeInfo
+    serving: ServingInfo = ServingInfo()
+    fits: bool
+    layout: LayoutInfo | None  # None only when nothing fits and no layout was forced
+    memory: MemoryInfo
+    kv_cache: KVCacheInfo | None
+    rejected: list[Rejection]
+    advice: list[str] = []  # what would fit, when nothing does
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)

@@ -1,0 +1,105 @@
+"""Human-readable output: the plan as rich tables, the catalogs as listings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from planner.plan import Plan
+
+GIB = 1 << 30
+
+
+def gib(nbytes: int) -> str:
+    return f"{nbytes / GIB:.2f}"
+
+
+def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
+    m, f, q, w = plan.model, plan.fleet, plan.quantization, plan.workload
+    console.print(
+        f"[bold]{m.name}[/] ({m.params / 1e9:.2f}B params, {m.architecture}) on "
+        f"{f.nodes}×{f.gpus_per_node}× {f.gpu} ({gib(f.gpu_memory_bytes)} GiB each) · weights {q.weights}, "
+        f"KV cache {q.kv_cache} · TensorRT-LLM {plan.target.trtllm_version}",
+        highlight=False,
+    )
+    console.print(
+        f"workload: batch {w.max_batch_size} × (input {w.max_input_len} + output {w.max_output_len} = "
+        f"{w.max_seq_len} tokens), max_num_tokens {w.max_num_tokens}",
+        highlight=False,
+    )
+    lay = plan.layout
+    if plan.fits and lay:
+        console.print(
+            f"[bold green]fits[/]: TP {lay.tp} × PP {lay.pp} = {lay.gpus_per_replica} GPU(s) per replica, "
+            f"{lay.replicas} replica(s) on the fleet; layers per stage {lay.layers_per_stage}",
+            highlight=False,
+        )
+    else:
+        console.print("[bold red]does not fit[/] on this fleet", highlight=False)
+        if lay:
+            console.print(f"closest layout tried: TP {lay.tp} × PP {lay.pp}", highlight=False)
+    if plan.memory.per_gpu:
+        console.print(_memory_table(plan))
+    if plan.kv_cache and plan.layout:
+        kv = plan.kv_cache
+        console.print(
+            f"KV cache: {kv.bytes_per_token_per_gpu:,} B/token/GPU, {kv.max_tokens:,} tokens "
+            f"({kv.max_concurrent_sequences} concurrent sequences of {w.max_seq_len}); the workload needs "
+            f"{kv.required_tokens:,}",
+            highlight=False,
+        )
+    if plan.rejected:
+        console.print(_rejected_table(plan.rejected, max_rejected))
+    for line in plan.advice:
+        console.print(f"[yellow]would fit:[/] {line}", highlight=False)
+
+
+def _memory_table(plan: Plan) -> Table:
+    t = Table(title="Memory per GPU (GiB)", title_justify="left")
+    for col in ("stage", "layers", "weights", "KV cache", "activations", "overhead", "total", "capacity", "used"):
+        t.add_column(col, justify="right")
+    for s in plan.memory.per_gpu:
+        t.add_row(
+            str(s.pp_stage), str(s.layers), gib(s.weights_bytes), gib(s.kv_cache_bytes), gib(s.activation_bytes),
+            gib(s.overhead_bytes), gib(s.total_bytes), gib(s.capacity_bytes),
+            f"{100 * s.total_bytes / s.capacity_bytes:.0f}%",
+        )
+    return t
+
+
+def _rejected_table(rejected: Iterable, limit: int) -> Table:
+    rows = list(rejected)
+    title = "Rejected layouts" + (f" (first {limit} of {len(rows)}; --format json lists all)" if len(rows) > limit else "")
+    t = Table(title=title, title_justify="left")
+    t.add_column("TP", justify="right")
+    t.add_column("PP", justify="right")
+    t.add_column("why")
+    for r in rows[:limit]:
+        t.add_row(str(r.tp), str(r.pp), r.reason)
+    return t
+
+
+def models_table(models: Iterable) -> Table:
+    from planner.tensors import total_params
+
+    t = Table(title="Built-in models", title_justify="left")
+    for col in ("name", "architecture", "params", "layers", "hidden", "heads/kv", "vocab", "context", "source"):
+        t.add_column(col)
+    for m in models:
+        extra = f" MoE {m.moe.num_experts}×top{m.moe.top_k}" if m.moe else ""
+        t.add_row(m.name, m.architecture + extra, f"{total_params(m) / 1e9:.2f}B", str(m.num_layers),
+                  str(m.hidden_size), f"{m.num_attention_heads}/{m.num_kv_heads}", str(m.vocab_size),
+                  str(m.max_position_embeddings), m.source)
+    return t
+
+
+def gpus_table(gpus: Iterable) -> Table:
+    t = Table(title="Built-in GPUs", title_justify="left")
+    for col in ("name", "memory", "bandwidth", "CC", "precisions", "NVLink domain", "aliases"):
+        t.add_column(col)
+    for g in gpus:
+        t.add_row(g.name, f"{g.marketing_memory_gb:g} GB ({gib(g.memory_bytes)} GiB)", f"{g.bandwidth_gb_s:g} GB/s",
+                  g.compute_capability, ",".join(g.precisions), str(g.nvlink_domain), ", ".join(g.aliases))
+    return t

@@ -1,0 +1,139 @@
+"""Input specifications: the model architecture, the GPU, the fleet, the workload.
+
+Everything downstream (memory model, layout search, plan, emitters) reads these
+frozen pydantic models; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MoESpec(_Frozen):
+    num_experts: PositiveInt
+    top_k: PositiveInt
+    expert_intermediate_size: PositiveInt
+    shared_experts: int = Field(0, ge=0)
+    shared_intermediate_size: int = Field(0, ge=0)
+    first_k_dense_layers: int = Field(0, ge=0)
+    router_bias: bool = False
+
+
+class MLASpec(_Frozen):
+    """DeepSeek multi-head latent attention ranks."""
+
+    q_lora_rank: int = Field(0, ge=0)  # 0: no low-rank query path (DeepSeek-V2-Lite)
+    kv_lora_rank: PositiveInt
+    qk_nope_head_dim: PositiveInt
+    qk_rope_head_dim: PositiveInt
+    v_head_dim: PositiveInt
+
+
+class ModelSpec(_Frozen):
+    name: str
+    architecture: str
+    source: str
+    aliases: tuple[str, ...] = ()
+    hf_repo: str | None = None
+    num_layers: PositiveInt
+    hidden_size: PositiveInt
+    intermediate_size: PositiveInt
+    num_attention_heads: PositiveInt
+    num_kv_heads: PositiveInt
+    head_dim: PositiveInt
+    vocab_size: PositiveInt
+    max_position_embeddings: PositiveInt
+    tie_word_embeddings: bool = False
+    dtype: Literal["float32", "float16", "bfloat16"] = "bfloat16"
+    mlp: Literal["gated", "plain"] = "gated"
+    qkv_bias: bool = False
+    o_bias: bool = False
+    mlp_bias: bool = False
+    norm: Literal["rmsnorm", "layernorm"] = "rmsnorm"
+    norms_per_layer: int = Field(2, ge=0)
+    final_norm: bool = True
+    lm_head_bias: bool = False
+    moe: MoESpec | None = None
+    mla: MLASpec | None = None
+    mtp_layers: int = Field(0, ge=0)
+    params: int | None = Field(None, gt=0)  # published exact total, when known
+    params_source: str | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> ModelSpec:
+        if self.num_attention_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                f"num_kv_heads ({self.num_kv_heads})"
+            )
+        if self.moe and self.moe.first_k_dense_layers > self.num_layers:
+            raise ValueError("moe.first_k_dense_layers exceeds num_layers")
+        return self
+
+
+class GpuSpec(_Frozen):
+    name: str
+    aliases: tuple[str, ...] = ()
+    marketing_memory_gb: float
+    memory_bytes: PositiveInt
+    memory_source: str | None = None
+    bandwidth_gb_s: float
+    compute_capability: str
+    precisions: tuple[str, ...]
+    nvlink_domain: PositiveInt = 1
+    gpus_per_node: PositiveInt = 8
+    tdp_w: float | None = None
+    source: str
+    notes: str | None = None
+
+    @property
+    def cc(self) -> tuple[int, int]:
+        major, minor = self.compute_capability.split(".")
+        return int(major), int(minor)
+
+
+class Fleet(_Frozen):
+    gpu: GpuSpec
+    gpus_per_node: PositiveInt
+    nodes: PositiveInt = 1
+    # TP normally stays inside one node's NVLink domain; a fleet file may allow more
+    # (e.g. GB200 NVL72 racks, whose NVLink domain spans several 4-GPU trays).
+    tp_across_nodes: bool = False
+
+    @property
+    def total_gpus(self) -> int:
+        return self.gpus_per_node * self.nodes
+
+    @property
+    def max_tp(self) -> int:
+        if self.tp_across_nodes:
+            return self.total_gpus
+        return max(self.gpus_per_node, min(self.gpu.nvlink_domain, self.total_gpus))
+
+
+class Workload(_Frozen):
+    max_batch_size: PositiveInt
+    max_input_len: PositiveInt
+    max_output_len: PositiveInt
+    max_num_tokens: PositiveInt
+    max_beam_width: PositiveInt = 1
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.max_input_len + self.max_output_len
+
+
+class RuntimeProfile(_Frozen):
+    """Knobs of the TensorRT-LLM runtime that shape memory, with its defaults."""
+
+    kv_cache_free_gpu_mem_fraction: float = Field(0.9, gt=0, le=1)
+    tokens_per_block: PositiveInt = 32
+    max_tokens_in_paged_kv_cache: PositiveInt | None = None
+    use_parallel_embedding: bool = False
