@@ -97,14 +97,11 @@ def _model_info(model: ModelSpec) -> ModelInfo:
 def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
             runtime: RuntimeProfile, rejected: list[Candidate]) -> list[str]:
     """What would fit when nothing does: a smaller batch, a lighter quantization, more GPUs."""
-    best = max((c for c in rejected if c.stages), key=lambda c: (min(s.free_bytes for s in c.stages), c.kv_tokens),
-               default=None)
+    static_ok = [c for c in rejected if c.stages and all(s.free_bytes > 0 for s in c.stages)]
     out: list[str] = []
-    if best is None:
-        return ["no layout can even hold the model's static memory on this fleet"]
-    static_ok = all(s.free_bytes > 0 for s in best.stages)
     per_seq = blocks_per_sequence(workload, runtime) * workload.max_beam_width
     if static_ok:
+        best = max(static_ok, key=lambda c: (min(s.kv_blocks for s in c.stages), -c.gpus))
         fit_batch = min(s.kv_blocks for s in best.stages) // per_seq
         if fit_batch >= 1:
             out.append(f"--max-batch-size {fit_batch} fits on TP {best.tp} × PP {best.pp}")
@@ -119,14 +116,25 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         if chosen:
             out.append(f"--quant {lighter} fits on TP {chosen.tp} × PP {chosen.pp}")
             break
-    for nodes in (fleet.nodes * 2, fleet.nodes * 4):
-        bigger = fleet.model_copy(update={"nodes": nodes})
-        chosen, _ = search(model, weights, kv_dtype, bigger, workload, runtime)
-        if chosen:
-            out.append(f"{nodes} nodes of {fleet.gpus_per_node}× {fleet.gpu.name} fit with TP {chosen.tp} × PP "
-                       f"{chosen.pp}")
-            break
+    bigger = _smallest_fleet(model, weights, kv_dtype, fleet, workload, runtime)
+    if bigger:
+        out.append(bigger)
     return out
+
+
+def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
+                    runtime: RuntimeProfile) -> str | None:
+    """The smallest fleet of the same GPU that fits: one fuller node first, then more nodes."""
+    node = fleet.gpu.gpus_per_node
+    shapes = [(1, n) for n in (1, 2, 4, 8, 16) if fleet.gpus_per_node < n <= node]
+    shapes += [(n, node) for n in (2, 4, 8, 16, 32) if n * node > fleet.total_gpus]
+    for nodes, per_node in shapes:
+        trial = fleet.model_copy(update={"nodes": nodes, "gpus_per_node": per_node})
+        chosen, _ = search(model, weights, kv_dtype, trial, workload, runtime)
+        if chosen:
+            fleet_text = f"{nodes}x{fleet.gpu.name}x{per_node}" if nodes > 1 else f"{fleet.gpu.name}x{per_node}"
+            return f"--gpus {fleet_text} fits with TP {chosen.tp} × PP {chosen.pp}"
+    return None
 
 
 def make_plan(

@@ -97,9 +97,30 @@ def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | No
 
         written = write_all(result, Path(out), force=force)
         click.echo(f"wrote {len(written)} files to {out}", err=True)
-    elif out:
-        click.echo(f"planner: nothing written to {out}: the plan does not fit", err=True)
+    if not result.fits:
+        click.echo(f"planner: {no_fit_summary(result)}", err=True)
+        if out:
+            click.echo(f"planner: nothing written to {out}", err=True)
     return EXIT_OK if result.fits else EXIT_NO_FIT
+
+
+def no_fit_summary(result: Any) -> str:
+    """One line: what does not fit, by how much, and what would."""
+    from planner.render import gib
+
+    head = f"{result.model.name} does not fit on {result.fleet.nodes}×{result.fleet.gpus_per_node}× {result.fleet.gpu}"
+    stages = result.memory.per_gpu
+    if stages:
+        worst = min(stages, key=lambda s: s.free_bytes)
+        if worst.free_bytes <= 0:
+            head += f": short by {gib(-worst.free_bytes)} GiB per GPU on the closest layout (TP {result.layout.tp} × " \
+                    f"PP {result.layout.pp})"
+        else:
+            head += f": the KV cache holds {result.kv_cache.max_tokens:,} of the {result.kv_cache.required_tokens:,} " \
+                    f"tokens needed on the closest layout (TP {result.layout.tp} × PP {result.layout.pp})"
+    if result.advice:
+        head += "; would fit: " + "; ".join(result.advice)
+    return head
 
 
 def _print_plan(result: Any, fmt: str) -> None:

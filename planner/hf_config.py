@@ -28,10 +28,14 @@ _DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16", "
            "fp16": "float16", "bf16": "bfloat16"}
 
 
-def _req(cfg: dict[str, Any], *keys: str) -> Any:
+def _req(cfg: dict[str, Any], *keys: str) -> int:
+    """The first of `keys` present, which must be an integer."""
     for key in keys:
-        if cfg.get(key) is not None:
-            return cfg[key]
+        value = cfg.get(key)
+        if value is not None:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InputError(f"config.json: {key} must be an integer, got {value!r}")
+            return value
     raise InputError(f"config.json lacks {' / '.join(keys)}")
 
 

@@ -71,7 +71,9 @@ def _memory_table(plan: Plan) -> Table:
 
 def _rejected_table(rejected: Iterable, limit: int) -> Table:
     rows = list(rejected)
-    title = "Rejected layouts" + (f" (first {limit} of {len(rows)}; --format json lists all)" if len(rows) > limit else "")
+    title = "Rejected layouts"
+    if len(rows) > limit:
+        title += f" (first {limit} of {len(rows)}; --format json lists all)"
     t = Table(title=title, title_justify="left")
     t.add_column("TP", justify="right")
     t.add_column("PP", justify="right")

@@ -1,0 +1,77 @@
+"""Invariants of the memory model (hypothesis)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner import catalog
+from planner.layout import structural_reason
+from planner.memory import kv_bytes_per_token, layout_memory, stage_weight_bytes
+from planner.quant import SCHEMES, WEIGHT_SCHEMES
+from planner.specs import Fleet, RuntimeProfile, Workload
+
+MODELS = [m.name for m in catalog.models()]
+models = st.sampled_from(MODELS).map(catalog.get_model)
+quants = st.sampled_from([q for q in WEIGHT_SCHEMES if q != "fp32"])
+GPU = catalog.get_gpu("b200")
+
+
+def _max_stage_weights(model, quant, tp, pp):
+    fleet = Fleet(gpu=GPU, gpus_per_node=64, nodes=4)
+    wl = Workload(max_batch_size=1, max_input_len=16, max_output_len=16, max_num_tokens=16)
+    return max(s.weights_bytes for s in layout_memory(model, quant, "fp8", tp, pp, wl, fleet.gpu, RuntimeProfile()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(models, quants, st.sampled_from([1, 2, 4, 8]), st.integers(1, 16))
+def test_more_tp_never_needs_more_weights_per_gpu(model, quant, tp, pp):
+    pp = min(pp, model.num_layers)
+    assert _max_stage_weights(model, quant, 2 * tp, pp) <= _max_stage_weights(model, quant, tp, pp)
+
+
+@settings(max_examples=150, deadline=None)
+@given(models, quants, st.sampled_from([1, 2, 4, 8]), st.integers(1, 15))
+def test_more_pp_never_needs_more_weights_per_gpu(model, quant, tp, pp):
+    if pp + 1 > model.num_layers:
+        return
+    assert _max_stage_weights(model, quant, tp, pp + 1) <= _max_stage_weights(model, quant, tp, pp)
+
+
+@settings(max_examples=200, deadline=None)
+@given(models, quants, st.sampled_from([1, 2, 4, 8]))
+def test_quantization_never_increases_weights(model, quant, tp):
+    half = stage_weight_bytes(model, "bf16", tp, 0, model.num_layers, True, True)
+    assert stage_weight_bytes(model, quant, tp, 0, model.num_layers, True, True) <= half
+
+
+@settings(max_examples=100, deadline=None)
+@given(models, st.sampled_from([1, 2, 4, 8, 16]), st.integers(1, 200))
+def test_kv_per_token_shrinks_with_tp_and_halves_in_fp8(model, tp, layers):
+    assert kv_bytes_per_token(model, layers, 2 * tp, "bf16") <= kv_bytes_per_token(model, layers, tp, "bf16")
+    assert 2 * kv_bytes_per_token(model, layers, tp, "fp8") == kv_bytes_per_token(model, layers, tp, "bf16")
+
+
+@settings(max_examples=100, deadline=None)
+@given(models, st.sampled_from(["bf16", "fp8", "int4_awq"]), st.sampled_from(["h100", "l40s", "a100-80gb"]),
+       st.integers(1, 256), st.integers(1, 4096), st.integers(1, 2048))
+def test_a_fitting_plan_fits_its_gpus(model, quant, gpu, batch, inp, out):
+    from planner.api import make_plan
+    from planner.errors import InputError
+
+    try:
+        plan = make_plan(model, f"{gpu}x8", quant=quant, max_batch_size=batch, max_input_len=inp, max_output_len=out)
+    except InputError:
+        return  # e.g. a sequence longer than the model's context, fp8 on an A100
+    if plan.fits:
+        for s in plan.memory.per_gpu:
+            assert s.total_bytes <= s.capacity_bytes
+            assert s.weights_bytes + s.activation_bytes + s.overhead_bytes < s.capacity_bytes
+        assert plan.kv_cache.max_tokens >= plan.kv_cache.required_tokens
+        assert plan.layout.tp * plan.layout.pp * plan.layout.replicas <= plan.fleet.total_gpus
+        assert structural_reason(model, quant, plan.layout.tp, plan.layout.pp,
+                                 Fleet(gpu=catalog.get_gpu(gpu), gpus_per_node=8)) is None
+
+
+def test_schemes_cover_the_cli_choices():
+    assert set(SCHEMES) == set(WEIGHT_SCHEMES)
