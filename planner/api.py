@@ -7,10 +7,13 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from planner import catalog, tensors
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import Candidate, blocks_per_sequence, evaluate, replicas, search, structural_reason
+from planner.memory import layout_memory
 from planner.plan import (
     FleetInfo,
     KVCacheInfo,
@@ -21,6 +24,7 @@ from planner.plan import (
     QuantInfo,
     Rejection,
     RuntimeInfo,
+    StageMemory,
     TargetInfo,
     WorkloadInfo,
 )
@@ -182,10 +186,23 @@ def make_plan(
     check_version(trtllm_version)
 
     chosen, rejected = _choose(spec, quant, kv_dtype, fleet, workload, runtime, tp, pp)
-    shown = chosen or max((c for c in rejected if c.stages), key=lambda c: c.kv_tokens - c.gpus, default=None)
+    shown = chosen or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
     advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected)
     return _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
+
+
+def _closest(rejected: list[Candidate], spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet,
+             workload: Workload, runtime: RuntimeProfile) -> Candidate | None:
+    """The rejected layout nearest to fitting (least memory short, then most KV), with every stage."""
+    tried = [c for c in rejected if c.stages]
+    if not tried:
+        return None
+    best = max(tried, key=lambda c: (min(min(s.free_bytes for s in c.stages), 0), c.kv_tokens, -c.gpus))
+    if len(best.stages) == best.pp:
+        return best
+    stages = layout_memory(spec, quant, kv_dtype, best.tp, best.pp, workload, fleet.gpu, runtime)
+    return Candidate(best.tp, best.pp, tuple(stages), best.reason)
 
 
 def _choose(spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet, workload: Workload,
@@ -225,7 +242,7 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
         reps, nodes_per = replicas(fleet, shown.gpus) if chosen else (0, -(-shown.gpus // fleet.gpus_per_node))
         layout = LayoutInfo(tp=shown.tp, pp=shown.pp, gpus_per_replica=shown.gpus, replicas=reps,
                             nodes_per_replica=nodes_per, layers_per_stage=[s.layers for s in shown.stages])
-        per_gpu = list(shown.stages)
+        per_gpu = [StageMemory(**asdict(s)) for s in shown.stages]
         per_seq = blocks_per_sequence(workload, runtime)
         min_blocks = min(s.kv_blocks for s in shown.stages)
         kv = KVCacheInfo(

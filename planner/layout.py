@@ -102,7 +102,7 @@ def evaluate(model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, fl
     reason = structural_reason(model, weights, tp, pp, fleet)
     if reason:
         return Candidate(tp, pp, reason=reason)
-    stages = layout_memory(model, weights, kv_dtype, tp, pp, workload, fleet.gpu, runtime)
+    stages = layout_memory(model, weights, kv_dtype, tp, pp, workload, fleet.gpu, runtime, stop_at_overflow=True)
     return Candidate(tp, pp, tuple(stages), memory_reason(stages, workload, runtime))
 
 
@@ -135,8 +135,6 @@ def search(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload
         return None, rejected
     # Among equal GPU counts TP-heavier comes first; headroom only breaks exact ties.
     best = min(fitting, key=lambda c: (c.gpus, -c.tp, -c.kv_tokens))
-    order = {(c.tp, c.pp): i for i, c in enumerate(fitting)}
-    del order
     return best, [c for c in rejected if (c.gpus, -c.tp) < (best.gpus, -best.tp)]
 
 

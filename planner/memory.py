@@ -11,10 +11,8 @@ to whole blocks of `tokens_per_block` tokens, optionally capped by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-
-from pydantic import BaseModel, ConfigDict
 
 from planner import tensors
 from planner.quant import DTYPE_BYTES, SCHEMES, activation_dtype, linear_bytes
@@ -55,10 +53,9 @@ class RuntimeCosts:
 DEFAULT_COSTS = RuntimeCosts()
 
 
-class StageMemory(BaseModel):
+@dataclass(frozen=True)
+class StageMemory:
     """Memory of one GPU in pipeline stage `pp_stage` (ranks of one stage are alike under TP)."""
-
-    model_config = ConfigDict(frozen=True)
 
     pp_stage: int
     layers: int
@@ -107,8 +104,7 @@ def stage_weight_bytes(
     is_first: bool, is_last: bool, parallel_embedding: bool = False,
 ) -> int:
     act = DTYPE_BYTES[activation_dtype(weights, model.dtype)]
-    dense_end = model.moe.first_k_dense_layers if model.moe else model.num_layers
-    dense = max(0, min(first_layer + layers, dense_end) - first_layer)
+    dense = _dense_layers(model, first_layer, layers)
     total = dense * _layer_bytes(model, weights, tp, False)
     if layers - dense:
         total += (layers - dense) * _layer_bytes(model, weights, tp, True)
@@ -168,15 +164,15 @@ def kv_pool(free_bytes: int, bytes_per_token: int, runtime: RuntimeProfile) -> t
     return max_tokens, -(-max_tokens // runtime.tokens_per_block)
 
 
-def stage_memory(
-    model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, stage: int,
-    workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile,
-    costs: RuntimeCosts = DEFAULT_COSTS,
+def _dense_layers(model: ModelSpec, first_layer: int, layers: int) -> int:
+    dense_end = model.moe.first_k_dense_layers if model.moe else model.num_layers
+    return max(0, min(first_layer + layers, dense_end) - first_layer)
+
+
+def _stage(
+    model: ModelSpec, weights: str, kv_dtype: str, tp: int, stage: int, first_layer: int, layers: int,
+    is_first: bool, is_last: bool, workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile, costs: RuntimeCosts,
 ) -> StageMemory:
-    split = layers_per_stage(model.num_layers, pp)
-    first_layer = sum(split[:stage])
-    layers = split[stage]
-    is_first, is_last = stage == 0, stage == pp - 1
     w = stage_weight_bytes(model, weights, tp, first_layer, layers, is_first, is_last,
                            runtime.use_parallel_embedding)
     a = activation_bytes(model, weights, tp, workload, is_last)
@@ -192,11 +188,35 @@ def stage_memory(
     )
 
 
+def stage_memory(
+    model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, stage: int,
+    workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile,
+    costs: RuntimeCosts = DEFAULT_COSTS,
+) -> StageMemory:
+    split = layers_per_stage(model.num_layers, pp)
+    return _stage(model, weights, kv_dtype, tp, stage, sum(split[:stage]), split[stage], stage == 0,
+                  stage == pp - 1, workload, gpu, runtime, costs)
+
+
 def layout_memory(
     model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int,
     workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile,
-    costs: RuntimeCosts = DEFAULT_COSTS,
+    costs: RuntimeCosts = DEFAULT_COSTS, stop_at_overflow: bool = False,
 ) -> list[StageMemory]:
-    return [
-        stage_memory(model, weights, kv_dtype, tp, pp, s, workload, gpu, runtime, costs) for s in range(pp)
-    ]
+    """Every stage's memory; with `stop_at_overflow`, stop after the first stage whose static
+    memory exceeds the GPU (the layout cannot run, the rest need not be known)."""
+    out: list[StageMemory] = []
+    alike: dict[tuple[int, int, bool, bool], StageMemory] = {}
+    first_layer = 0
+    for stage, layers in enumerate(layers_per_stage(model.num_layers, pp)):
+        key = (layers, _dense_layers(model, first_layer, layers), stage == 0, stage == pp - 1)
+        if key in alike:  # stages with the same shape have the same memory
+            mem = replace(alike[key], pp_stage=stage, first_layer=first_layer)
+        else:
+            mem = alike[key] = _stage(model, weights, kv_dtype, tp, stage, first_layer, layers, key[2], key[3],
+                                      workload, gpu, runtime, costs)
+        out.append(mem)
+        first_layer += layers
+        if stop_at_overflow and mem.free_bytes <= 0:
+            break
+    return out

@@ -11,6 +11,7 @@ input features, row-parallel biases are replicated, and MoE experts are split by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from planner.specs import ModelSpec
 
@@ -57,7 +58,8 @@ def _attention(model: ModelSpec, tp: int) -> tuple[list[Linear], int]:
         linears = [Linear(h, m.kv_lora_rank + m.qk_rope_head_dim)]  # kv_a, replicated
         plain = m.kv_lora_rank  # kv_a_layernorm (RMSNorm)
         if m.q_lora_rank:
-            linears += [Linear(h, m.q_lora_rank), Linear(m.q_lora_rank, heads * (m.qk_nope_head_dim + m.qk_rope_head_dim))]
+            q_out = heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)
+            linears += [Linear(h, m.q_lora_rank), Linear(m.q_lora_rank, q_out)]
             plain += m.q_lora_rank  # q_a_layernorm
         else:
             linears.append(Linear(h, heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)))
@@ -114,6 +116,7 @@ def final_norm_params(model: ModelSpec) -> int:
     return _norm_params(model, model.hidden_size) if model.final_norm else 0
 
 
+@lru_cache(maxsize=256)
 def total_params(model: ModelSpec) -> int:
     """Unsharded parameter count of the served model (MTP heads excluded; tied embeddings once)."""
     layers = sum(layer_tensors(model, i, 1).params for i in range(model.num_layers))
