@@ -21,6 +21,7 @@ from planner.plan import (
     MemoryInfo,
     ModelInfo,
     Plan,
+    PlanRequest,
     QuantInfo,
     Rejection,
     RuntimeInfo,
@@ -184,12 +185,23 @@ def make_plan(
     from planner.target import check_version
 
     check_version(trtllm_version)
+    request = PlanRequest(
+        model=spec.name if isinstance(model, ModelSpec) else model, model_path=model_path,
+        gpus=gpus if isinstance(gpus, str) else f"{fleet.nodes}x{fleet.gpu.name}x{fleet.gpus_per_node}",
+        quant=quant, kv_cache_dtype=kv_cache_dtype, max_batch_size=max_batch_size, max_input_len=max_input_len,
+        max_output_len=max_output_len, max_num_tokens=max_num_tokens, max_beam_width=max_beam_width, tp=tp, pp=pp,
+        kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
+        max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
+        trtllm_version=trtllm_version,
+    )
 
     chosen, rejected = _choose(spec, quant, kv_dtype, fleet, workload, runtime, tp, pp)
     shown = chosen or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
     advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected)
-    return _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
+    plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
+    return plan.model_copy(update={"request": request})
+
 
 
 def _closest(rejected: list[Candidate], spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet,

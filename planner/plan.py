@@ -126,6 +126,28 @@ class Rejection(_Model):
     reason: str
 
 
+class PlanRequest(_Model):
+    """The options the plan was made from, so that it can be made again (`planner diff`)."""
+
+    model: str | None
+    model_path: str | None = None
+    gpus: str
+    quant: str
+    kv_cache_dtype: str | None = None
+    max_batch_size: int
+    max_input_len: int
+    max_output_len: int
+    max_num_tokens: int | None = None
+    max_beam_width: int = 1
+    tp: int | None = None
+    pp: int | None = None
+    kv_cache_free_gpu_mem_fraction: float
+    tokens_per_block: int
+    max_tokens_in_paged_kv_cache: int | None = None
+    use_parallel_embedding: bool = False
+    trtllm_version: str
+
+
 class Plan(_Model):
     schema_version: int = SCHEMA_VERSION
     model: ModelInfo
@@ -141,6 +163,7 @@ class Plan(_Model):
     kv_cache: KVCacheInfo | None
     rejected: list[Rejection]
     advice: list[str] = []  # what would fit, when nothing does
+    request: PlanRequest | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
