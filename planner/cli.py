@@ -81,7 +81,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Write build.sh, model_repository/, deploy/ and plan.json here.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
-def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | None, force: bool,
+@click.option("--check", is_flag=True, help="With --out: compare instead of writing; exit 5 if they differ.")
+@click.option("--hf-model-dir", default=None, help="Hugging Face checkpoint the build converts.")
+@click.option("--checkpoint-dir", default=None, help="Where the TensorRT-LLM checkpoint is written.")
+@click.option("--engine-dir", default=None, help="Where trtllm-build writes the engines (and Triton reads them).")
+@click.option("--tokenizer-dir", default=None, help="Tokenizer directory for pre/postprocessing.")
+@click.option("--streaming/--no-streaming", "decoupled", default=None,
+              help="Decoupled (streaming) Triton models.")
+@click.option("--bls/--no-bls", default=None, help="Also emit the tensorrt_llm_bls model.")
+@click.option("--max-queue-delay-us", "max_queue_delay_microseconds", type=int, default=None)
+@click.option("--image", default=None, help="Triton TensorRT-LLM container image for deploy/.")
+def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | None, force: bool, check: bool,
          trtllm_version: str | None, **options: Any) -> int:
     """Plan MODEL on a GPU fleet: memory per GPU, minimal TP×PP layout, replicas."""
     from planner.api import make_plan
@@ -89,19 +99,76 @@ def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | No
 
     if model_name and model_path:
         raise InputError("give either MODEL or --model PATH, not both")
+    if check and not out:
+        raise InputError("--check needs --out DIR (the artifacts to compare against)")
+    serving = _serving(options)
     result = make_plan(model_name, model_path=model_path, trtllm_version=trtllm_version or DEFAULT_TRTLLM_VERSION,
-                       **options)
+                       serving=serving, **options)
+    if check:
+        return _drift(result, Path(out))
     _print_plan(result, fmt)
     if out and result.fits:
         from planner.emit import write_all
 
         written = write_all(result, Path(out), force=force)
-        click.echo(f"wrote {len(written)} files to {out}", err=True)
+        click.echo(f"planner: wrote {len(written)} files to {out}", err=True)
     if not result.fits:
         click.echo(f"planner: {no_fit_summary(result)}", err=True)
         if out:
             click.echo(f"planner: nothing written to {out}", err=True)
     return EXIT_OK if result.fits else EXIT_NO_FIT
+
+
+SERVING_OPTIONS = ("hf_model_dir", "checkpoint_dir", "engine_dir", "tokenizer_dir", "decoupled", "bls",
+                   "max_queue_delay_microseconds", "image")
+
+
+def _serving(options: dict[str, Any]) -> Any:
+    """Pop the serving options (those given) into a ServingInfo."""
+    from pydantic import ValidationError
+
+    from planner.serving import ServingInfo
+
+    given = {k: v for k in SERVING_OPTIONS if (v := options.pop(k, None)) is not None}
+    if given.get("hf_model_dir") and not given.get("tokenizer_dir"):
+        given["tokenizer_dir"] = given["hf_model_dir"]
+    fields = ServingInfo.model_fields
+    try:
+        return ServingInfo(**{k: v for k, v in given.items() if k in fields})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+
+
+def _drift(result: Any, out: Path) -> int:
+    """Compare what the plan generates with the files in `out`: exit 0 if identical, else 5."""
+    import difflib
+
+    from planner.emit import render_all
+    from planner.errors import EXIT_DRIFT
+
+    if not result.fits:
+        raise PlannerError(f"{no_fit_summary(result)}; nothing to compare", EXIT_NO_FIT)
+    if not out.is_dir():
+        raise InputError(f"{out} is not a directory of generated artifacts")
+    expected = render_all(result)
+    present = {str(p.relative_to(out)): p for p in sorted(out.rglob("*")) if p.is_file()}
+    changed = 0
+    for rel in sorted(set(expected) | set(present)):
+        old = present[rel].read_text(encoding="utf-8", errors="replace") if rel in present else ""
+        new = expected.get(rel, "")
+        if old == new:
+            continue
+        changed += 1
+        before = f"a/{rel}" if rel in present else "/dev/null"
+        after = f"b/{rel}" if rel in expected else "/dev/null"
+        sys.stdout.writelines(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                                   fromfile=before, tofile=after))
+    if changed:
+        click.echo(f"planner: {changed} file(s) in {out} differ from what the plan generates", err=True)
+        return EXIT_DRIFT
+    click.echo(f"planner: {out} matches the plan ({len(expected)} files)", err=True)
+    return EXIT_OK
 
 
 def no_fit_summary(result: Any) -> str:
@@ -163,6 +230,60 @@ def gpus(fmt: str) -> int:
         _console().print(gpus_table(entries))
     else:
         _dump([g.model_dump(mode="json", exclude_none=True) for g in entries], fmt)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("-c", "--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Regenerate from this YAML config instead of DIRECTORY/plan.json's request.")
+def diff(directory: str, config: str | None) -> int:
+    """Would regenerating DIRECTORY change it? Exit 0 if not, 5 with a unified diff if so."""
+    from planner.api import make_plan
+    from planner.plan import Plan
+
+    out = Path(directory)
+    if config:
+        ctx = click.get_current_context()
+        sub = plan.make_context("plan", ["-c", config, "--out", directory, "--check"], parent=ctx)
+        return ctx.invoke(plan, **sub.params)
+    plan_path = out / "plan.json"
+    try:
+        previous = Plan.model_validate_json(plan_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{plan_path} does not exist: is {directory} a `planner plan --out` directory?") from None
+    except ValueError as exc:
+        raise InputError(f"{plan_path} is not a plan this planner reads: {str(exc).splitlines()[0]}") from None
+    if previous.request is None:
+        raise InputError(f"{plan_path} does not record the request it was made from; use -c CONFIG")
+    result = make_plan(**previous.request.model_dump(), serving=previous.serving)
+    return _drift(result, out)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def validate(directory: str) -> int:
+    """Check a model repository (or a `plan --out` directory) against Triton's schema and wiring rules."""
+    from planner.validate import format_issues, validate_repository
+
+    root = Path(directory)
+    repo = root / "model_repository" if (root / "model_repository").is_dir() else root
+    issues = validate_repository(repo)
+    if issues:
+        click.echo(format_issues(issues))
+        click.echo(f"planner: {len(issues)} problem(s) in {repo}", err=True)
+        return EXIT_BAD_INPUT
+    click.echo(f"planner: {repo} is valid")
+    return EXIT_OK
+
+
+@cli.command()
+def versions() -> int:
+    """List the TensorRT-LLM versions the planner can target."""
+    from planner.target import DEFAULT_TRTLLM_VERSION, available_versions
+
+    for version in available_versions():
+        click.echo(version + ("  (default)" if version == DEFAULT_TRTLLM_VERSION else ""))
     return EXIT_OK
 
 
