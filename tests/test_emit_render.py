@@ -1,0 +1,117 @@
+import shutil
+import subprocess
+
+import pytest
+from _emit_helpers import HOSTILE, plan
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
+
+from planner import catalog
+from planner.emit import render_all
+from planner.serving import ServingInfo
+from planner.validate import validate_repository
+
+
+def _parse(text: str):
+    return text_format.Parse(text, model_config_pb2.ModelConfig())
+
+
+def test_files_and_determinism():
+    a = render_all(plan())
+    b = render_all(plan())
+    assert a == b
+    assert {"build.sh", "README.md", "plan.json", "model_repository/tensorrt_llm/config.pbtxt",
+            "model_repository/ensemble/config.pbtxt", "model_repository/preprocessing/1/model.py",
+            "model_repository/postprocessing/1/model.py", "model_repository/tensorrt_llm/1/.gitkeep"} <= set(a)
+
+
+def test_trtllm_config_reads_the_plan():
+    p = plan()
+    cfg = _parse(render_all(p)["model_repository/tensorrt_llm/config.pbtxt"])
+    assert cfg.backend == "tensorrtllm" and cfg.max_batch_size == p.workload.max_batch_size
+    params = {k: v.string_value for k, v in cfg.parameters.items()}
+    assert params["gpt_model_path"] == p.serving.engine_dir
+    assert float(params["kv_cache_free_gpu_mem_fraction"]) == p.runtime.kv_cache_free_gpu_mem_fraction
+    assert params["max_beam_width"] == str(p.workload.max_beam_width)
+
+
+def test_build_script_flags():
+    p = plan("llama-3.1-70b", "h100x8", quant="fp8", kv_cache_dtype="fp8")
+    sh = render_all(p)["build.sh"]
+    assert "quantize.py" in sh and "--qformat fp8" in sh and "--kv_cache_dtype fp8" in sh
+    assert f"--tp_size {p.layout.tp}" in sh and f"--pp_size {p.layout.pp}" in sh
+    assert f"--max_num_tokens {p.workload.max_num_tokens}" in sh
+    assert f"--tokens_per_block {p.runtime.tokens_per_block}" in sh
+    assert "--use_fp8_context_fmha enable" in sh
+    assert sh.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in sh
+
+
+def test_unsupported_architecture_fails_clearly():
+    p = plan("deepseek-v3", "2xh100x8", quant="fp8")
+    files = render_all(p)
+    assert "exit 1" in files["build.sh"] and "PyTorch" in files["build.sh"]
+    assert "cannot be built" in files["README.md"]
+
+
+@pytest.mark.parametrize("version", ["0.19.0", "1.2.1"])
+def test_versions_render_and_validate(tmp_path, version):
+    from planner.emit import write_all
+
+    p = plan(trtllm_version=version)
+    write_all(p, tmp_path / "out")
+    assert validate_repository(tmp_path / "out" / "model_repository") == []
+    ens = (tmp_path / "out/model_repository/ensemble/config.pbtxt").read_text()
+    assert ("min_tokens" in ens) == (version == "1.2.1")
+
+
+def test_hostile_strings_neither_break_nor_inject(tmp_path):
+    serving = ServingInfo(engine_dir=HOSTILE, tokenizer_dir=HOSTILE, hf_model_dir=HOSTILE, checkpoint_dir=HOSTILE)
+    p = plan(serving=serving)
+    p = p.model_copy(update={"model": p.model.model_copy(update={"name": HOSTILE})})
+    files = render_all(p)
+    for path, text in files.items():
+        if path.endswith(".pbtxt"):
+            cfg = _parse(text)
+            assert cfg.name != "pwn"
+            for v in cfg.parameters.values():
+                if v.string_value.startswith("evil"):
+                    assert v.string_value == HOSTILE  # round-trips exactly
+    trt = _parse(files["model_repository/tensorrt_llm/config.pbtxt"])
+    assert trt.parameters["gpt_model_path"].string_value == HOSTILE
+    script = tmp_path / "build.sh"
+    script.write_text(files["build.sh"])
+    if shutil.which("bash"):
+        subprocess.run(["bash", "-n", str(script)], check=True)
+        # the default assignments expand to the hostile string itself, not to a command
+        probe = files["build.sh"].split("set -euo pipefail", 1)[1].split("if [ ! -f", 1)[0]
+        out = subprocess.run(["bash", "-c", probe + 'printf %s "$ENGINE_DIR"'], capture_output=True, text=True,
+                             check=True, env={"PATH": "/usr/bin:/bin"})
+        assert out.stdout == HOSTILE
+
+
+def test_bls_needs_its_model_py():
+    from planner.errors import PlannerError
+
+    p = plan(serving=ServingInfo(bls=True))
+    try:
+        files = render_all(p)
+    except PlannerError as exc:
+        assert "tensorrt_llm_bls" in exc.message and "missing" in exc.message
+    else:
+        assert "model_repository/tensorrt_llm_bls/1/model.py" in files
+        _parse(files["model_repository/tensorrt_llm_bls/config.pbtxt"])
+
+
+FLEETS = ["h100x8", "2xh100x8", "a100-80gbx8"]
+
+
+@pytest.mark.parametrize("fleet", FLEETS)
+def test_every_catalog_model_renders_parseable_configs(fleet):
+    for spec in catalog.models():
+        # short prompts so every model's context window holds the workload
+        p = plan(spec.name, fleet, max_input_len=1024, max_output_len=256)
+        if p.layout is None:
+            continue
+        for path, text in render_all(p).items():
+            if path.endswith("config.pbtxt"):
+                _parse(text)
