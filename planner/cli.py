@@ -111,12 +111,22 @@ def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | No
         from planner.emit import write_all
 
         written = write_all(result, Path(out), force=force)
-        click.echo(f"planner: wrote {len(written)} files to {out}", err=True)
+        _validate_written(Path(out))
+        click.echo(f"planner: wrote {len(written)} files to {out}, validated", err=True)
     if not result.fits:
         click.echo(f"planner: {no_fit_summary(result)}", err=True)
         if out:
             click.echo(f"planner: nothing written to {out}", err=True)
     return EXIT_OK if result.fits else EXIT_NO_FIT
+
+
+def _validate_written(out: Path) -> None:
+    """Generated artifacts must pass the same checks as `planner validate`; a failure is a bug."""
+    from planner.validate import format_issues, validate_repository
+
+    issues = validate_repository(out / "model_repository")
+    if issues:
+        raise PlannerError(f"generated repository in {out} is invalid: {format_issues(issues)}", EXIT_BUG)
 
 
 SERVING_OPTIONS = ("hf_model_dir", "checkpoint_dir", "engine_dir", "tokenizer_dir", "decoupled", "bls",
