@@ -147,7 +147,8 @@ def _serving(options: dict[str, Any]) -> Any:
         return ServingInfo(**{k: v for k, v in given.items() if k in fields})
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise InputError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise InputError(f"--{str(err['loc'][0]).replace('_', '-')}: {message}") from None
 
 
 def _drift(result: Any, out: Path) -> int:

@@ -6,7 +6,15 @@ change the memory model.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+# A container image reference, [registry[:port]/]path[:tag][@algorithm:digest] (the OCI
+# distribution reference grammar, loosely). Checked so that it can appear where nothing can
+# quote it (a Containerfile's FROM).
+IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*(:[0-9]+/[A-Za-z0-9._/-]+)?"
+                       r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@[a-z0-9]+:[a-f0-9]{32,})?")
 
 
 class ServingInfo(BaseModel):
@@ -22,3 +30,11 @@ class ServingInfo(BaseModel):
     max_queue_delay_microseconds: int = 0
     preprocessing_instances: int = 1
     postprocessing_instances: int = 1
+    image: str | None = None  # Triton TensorRT-LLM container for deploy/ (None: the version profile's)
+
+    @field_validator("image")
+    @classmethod
+    def _image_reference(cls, value: str | None) -> str | None:
+        if value is not None and not IMAGE_REF.fullmatch(value):
+            raise ValueError(f"{value!r} is not a container image reference (registry/path:tag)")
+        return value

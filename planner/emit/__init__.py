@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from planner.emit.build_script import emit_build_script
+from planner.emit.deploy import emit_deploy
 from planner.emit.model_repo import emit_model_repository
 from planner.emit.readme import emit_readme
 from planner.emit.writer import write_all as _write_files
@@ -21,8 +22,7 @@ def render_all(plan: Plan) -> dict[str, str]:
     files.update(emit_build_script(plan))
     files.update(emit_model_repository(plan))
     files.update(emit_readme(plan))
-    # Deployment manifests (planner/emit/deploy.py: emit_deploy(plan)) are added here:
-    # files.update(emit_deploy(plan))
+    files.update(emit_deploy(plan))
     files["plan.json"] = plan.to_json()
     return dict(sorted(files.items()))
 

@@ -15,7 +15,14 @@ from pathlib import Path, PurePosixPath
 
 from planner.errors import InputError
 
-EXECUTABLE = {"build.sh"}  # relative paths written with the executable bit
+# Files written with the executable bit: scripts an operator or a container runs directly.
+EXECUTABLE_SUFFIXES = (".sh", ".sbatch")
+EXECUTABLE_NAMES = {"kubessh"}
+
+
+def _executable(rel: str) -> bool:
+    name = PurePosixPath(rel).name
+    return name.endswith(EXECUTABLE_SUFFIXES) or name in EXECUTABLE_NAMES
 
 
 def _safe_relative(rel: str) -> PurePosixPath:
@@ -23,6 +30,12 @@ def _safe_relative(rel: str) -> PurePosixPath:
     if path.is_absolute() or ".." in path.parts or not path.parts:
         raise ValueError(f"refusing to write outside the output directory: {rel!r}")
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_all(files: dict[str, str], out_dir: str | os.PathLike, force: bool = False) -> list[Path]:
@@ -33,6 +46,7 @@ def write_all(files: dict[str, str], out_dir: str | os.PathLike, force: bool = F
         raise InputError(f"{out} is not empty; pass --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the output is an ordinary directory
     try:
         for rel in sorted(files):
             target = tmp / _safe_relative(rel)
@@ -41,7 +55,7 @@ def write_all(files: dict[str, str], out_dir: str | os.PathLike, force: bool = F
                 f.write(files[rel])
                 f.flush()
                 os.fsync(f.fileno())
-            if rel in EXECUTABLE:
+            if _executable(rel):
                 target.chmod(0o755)
         old = None
         if out.exists():

@@ -1,0 +1,304 @@
+"""Deployment artifacts for a plan: Kubernetes, Docker Compose and Slurm.
+
+`emit_deploy(plan)` returns `{relative path: text}` for the files under `deploy/` of the
+output directory. Everything is rendered from `templates/deploy/` and read from the plan;
+the only numbers computed here are deployment choices the plan does not hold (pod
+placement of ranks, /dev/shm and volume sizes), each rule documented beside its function.
+
+A replica whose ranks fit one node (`layout.nodes_per_replica == 1`) becomes a Deployment
+(plus a Docker Compose file); a larger one becomes a LeaderWorkerSet whose leader starts
+every rank with `mpirun` across the group's pods. Every plan also gets a Slurm batch script.
+
+Every string that comes from the user (model name, paths) reaches a template as `Untrusted`;
+the environment refuses to print one unless it went through a quoting filter (`q` for YAML,
+`cq` for Compose, `shq` for shell), so no name can break or inject YAML. Scripts read those
+strings from environment variables, never from their own text. The image must match the
+image-reference grammar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from planner.errors import InputError, NoFitError, PlannerError
+from planner.plan import Plan
+from planner.serving import IMAGE_REF
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "deploy"
+
+GIB = 1 << 30
+
+# Triton's default ports; tensorrtllm_backend scripts/launch_triton_server.py (v0.19.0) passes
+# --http-port=8000 --grpc-port=8001 --metrics-port=8002.
+HTTP_PORT = 8000
+GRPC_PORT = 8001
+METRICS_PORT = 8002
+
+# Where the planner's output directory (model_repository/, engines, tokenizer, deploy/) is
+# mounted inside the containers. The servers run with this as working directory so that the
+# relative paths written into config.pbtxt (plan.serving.engine_dir, tokenizer_dir) resolve
+# the same way as in the output directory.
+DATA_DIR = "/data"
+MODEL_REPOSITORY = "model_repository"
+# The Triton model that holds the engine; ranks other than 0 load only it
+# (launch_triton_server.py: --model-control-mode=explicit --load-model=tensorrt_llm).
+TRTLLM_MODEL = "tensorrt_llm"
+# Where the Kubernetes ConfigMap with the launch scripts is mounted.
+SCRIPTS_DIR = "/opt/planner"
+
+# The multi-node leader starts remote ranks through `kubectl exec` (Open MPI's rsh agent), as
+# the LWS TensorRT-LLM example (kubernetes-sigs/lws docs/examples/tensorrt-llm, v0.7.0) and
+# Triton's multi-node tutorial do. The stock Triton image has no kubectl; the emitted
+# Containerfile copies it from the official image (registry.k8s.io/kubectl, /bin/kubectl).
+KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.31.2"
+
+# /dev/shm: tensorrtllm_backend's README starts the container with --shm-size=2g; each rank
+# in the pod adds NCCL's shared-memory transport and proxy buffers, MPI's shared-memory
+# transport and the Python backend's per-process regions, for which 1 GiB per GPU is allowed.
+SHM_BASE_BYTES = 2 * GIB
+SHM_PER_GPU_BYTES = 1 * GIB
+
+# Artifact volume: the engines hold each rank's weights, so their size is the plan's weights
+# per GPU summed over all ranks; 10% is added for engine metadata and 10 GiB for the model
+# repository, the tokenizer files and logs.
+VOLUME_MARGIN_NUM, VOLUME_MARGIN_DEN = 11, 10
+VOLUME_EXTRA_BYTES = 10 * GIB
+
+
+class Untrusted(str):
+    """A user-supplied string; templates may print it only through a quoting filter."""
+
+
+def yaml_quote(value: object) -> str:
+    """A YAML double-quoted scalar that parses back to exactly `str(value)`.
+
+    JSON escapes for quotes, backslashes and control characters, plus \\u escapes for the
+    characters YAML does not allow raw (DEL, C1 controls, line/paragraph separators, BOM,
+    surrogates, U+FFFE/U+FFFF).
+    """
+    out = ['"']
+    for ch in str(value):
+        o = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif (o < 0x20 or 0x7F <= o <= 0x9F or o in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF)
+              or 0xD800 <= o <= 0xDFFF):
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def compose_quote(value: object) -> str:
+    """YAML-quoted with `$` doubled, so Docker Compose does not interpolate it."""
+    return yaml_quote(str(value).replace("$", "$$"))
+
+
+def shell_quote(value: object) -> str:
+    text = str(value)
+    if "\0" in text:
+        raise InputError(f"a NUL byte cannot appear in a shell argument: {text!r}")
+    return shlex.quote(text)
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, Untrusted):
+        raise PlannerError(f"template printed an unquoted user string {str(value)!r}")
+    return value
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        finalize=_finalize,
+    )
+    env.filters.update(q=yaml_quote, cq=compose_quote, shq=shell_quote)
+    return env
+
+
+def resource_name(model_name: str) -> str:
+    """A DNS-1035 label for the Kubernetes objects of one model: `triton-<slug>`.
+
+    Kept to 39 characters so that LeaderWorkerSet pod names (`<name>-<group>-<worker>`) and
+    the StatefulSets behind them stay within the 63-character label limit. A shortened or
+    empty slug gets a hash of the full name, so distinct models keep distinct names.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", model_name.lower()).strip("-")
+    digest = hashlib.sha256(model_name.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    if not slug:
+        slug = f"model-{digest}"
+    elif len(slug) > 32:
+        slug = f"{slug[:25].rstrip('-')}-{digest}"
+    return f"triton-{slug}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How one replica's ranks sit in pods: ranks fill the leader's GPUs, then each worker's."""
+
+    world_size: int
+    pods: int
+    leader_gpus: int
+    worker_gpus: int  # 0 when the replica is one pod
+
+
+def placement(plan: Plan) -> Placement:
+    """Pods per replica and GPUs per pod, as TensorRT-LLM maps ranks to GPUs.
+
+    The runtime runs rank r on GPU r % gpus_per_node of node r // gpus_per_node (WorldConfig:
+    getLocalRank, getNodeRank; gpus_per_node is the engine's mapping, 8 unless built otherwise).
+    So every pod but the last holds gpus_per_node ranks and the last holds the rest. The
+    workers of a LeaderWorkerSet share one template: with more than one worker each requests
+    a full node.
+    """
+    lay = plan.layout
+    assert lay is not None
+    world, pods, per_node = lay.gpus_per_replica, lay.nodes_per_replica, plan.fleet.gpus_per_node
+    if pods <= 1:
+        return Placement(world, 1, world, 0)
+    if pods != -(-world // per_node):
+        raise PlannerError(f"{world} ranks on nodes of {per_node} GPUs need {-(-world // per_node)} nodes, "
+                           f"not the layout's {pods}")
+    if lay.tp < per_node and per_node % lay.tp:
+        raise PlannerError(f"TP {lay.tp} groups would straddle nodes of {per_node} GPUs")
+    last = world - per_node * (pods - 1)
+    return Placement(world, pods, per_node, per_node if pods > 2 else last)
+
+
+def shm_bytes(gpus_in_pod: int) -> int:
+    """Size of the memory-backed /dev/shm: 2 GiB plus 1 GiB per GPU in the pod."""
+    return SHM_BASE_BYTES + SHM_PER_GPU_BYTES * gpus_in_pod
+
+
+def volume_bytes(plan: Plan) -> int:
+    """Artifact volume size: engines (weights per GPU × TP, summed over stages) + 10% + 10 GiB."""
+    assert plan.layout is not None
+    engines = sum(stage.weights_bytes for stage in plan.memory.per_gpu) * plan.layout.tp
+    return engines * VOLUME_MARGIN_NUM // VOLUME_MARGIN_DEN + VOLUME_EXTRA_BYTES
+
+
+def gib_ceil(nbytes: int) -> int:
+    return -(-nbytes // GIB)
+
+
+def default_image(plan: Plan) -> str:
+    """The image the plan names (`serving.image`, from --image), else its version profile's.
+
+    The profiles take the Triton release that ships each TensorRT-LLM version from Triton's
+    compatibility matrix (e.g. 0.19.0: nvcr.io/nvidia/tritonserver:25.05-trtllm-python-py3).
+    """
+    if plan.serving.image:
+        return plan.serving.image
+    from planner.target import load_profile
+
+    try:
+        return load_profile(plan.target.trtllm_version).container.image
+    except InputError as exc:
+        raise InputError(f"{exc.message}; or pass --image") from None
+
+
+def _base_image(plan: Plan, image: str) -> str:
+    """What the multi-node Containerfile builds on: the version's stock image, whatever --image says."""
+    from planner.target import load_profile
+
+    try:
+        return load_profile(plan.target.trtllm_version).container.image
+    except InputError:
+        return image
+
+
+def context(plan: Plan, image: str | None = None) -> dict[str, Any]:
+    """Everything the deploy templates read, from the plan and the image."""
+    if plan.layout is None:
+        raise NoFitError("the plan has no layout, so there is nothing to deploy")
+    lay, place = plan.layout, placement(plan)
+    name = resource_name(plan.model.name)
+    image = image if image is not None else default_image(plan)
+    if not IMAGE_REF.fullmatch(image):
+        raise InputError(f"--image {image!r} is not a container image reference")
+    serving = plan.serving
+    return {
+        "name": name,
+        "model_name": Untrusted(plan.model.name),
+        "image": image,
+        "base_image": _base_image(plan, image),
+        "kubectl_image": KUBECTL_IMAGE,
+        "trtllm_version": Untrusted(plan.target.trtllm_version),
+        "gpu": Untrusted(plan.fleet.gpu),
+        "tp": lay.tp,
+        "pp": lay.pp,
+        "replicas": lay.replicas,
+        "world_size": place.world_size,
+        "multi_node": place.pods > 1,
+        "pods": place.pods,
+        "leader_gpus": place.leader_gpus,
+        "worker_gpus": place.worker_gpus,
+        "leader_shm_gib": gib_ceil(shm_bytes(place.leader_gpus)),
+        "worker_shm_gib": gib_ceil(shm_bytes(place.worker_gpus)),
+        "volume_gib": gib_ceil(volume_bytes(plan)),
+        "http_port": HTTP_PORT,
+        "grpc_port": GRPC_PORT,
+        "metrics_port": METRICS_PORT,
+        "data_dir": DATA_DIR,
+        "model_repo": f"{DATA_DIR}/{MODEL_REPOSITORY}",
+        "engine_dir": Untrusted(serving.engine_dir),
+        "tokenizer_dir": Untrusted(serving.tokenizer_dir),
+        "trtllm_model": TRTLLM_MODEL,
+        "scripts_dir": SCRIPTS_DIR,
+    }
+
+
+def _render(env: jinja2.Environment, template: str, ctx: dict[str, Any]) -> str:
+    return env.get_template(template).render(ctx)
+
+
+def emit_deploy(plan: Plan, image: str | None = None) -> dict[str, str]:
+    """The files under `deploy/` for this plan, keyed by path relative to the output directory.
+
+    `image` overrides the Triton TensorRT-LLM container (default: `default_image(plan)`). For
+    multi-node plans it must contain kubectl (see the emitted `deploy/kubernetes/image/Containerfile`).
+    """
+    ctx = context(plan, image)
+    env = environment()
+    scripts = {
+        "triton-rank.sh": _render(env, "scripts/triton-rank.sh.j2", ctx),
+        "check-artifacts.sh": _render(env, "scripts/check-artifacts.sh.j2", ctx),
+    }
+    if ctx["multi_node"]:
+        scripts["leader.sh"] = _render(env, "scripts/leader.sh.j2", ctx)
+        scripts["kubessh"] = _render(env, "scripts/kubessh.j2", ctx)
+    ctx = {**ctx, "scripts": scripts}
+
+    files: dict[str, str] = {f"deploy/scripts/{n}": text for n, text in scripts.items()}
+    k8s = "deploy/kubernetes"
+    files[f"{k8s}/configmap.yaml"] = _render(env, "kubernetes/configmap.yaml.j2", ctx)
+    files[f"{k8s}/pvc.yaml"] = _render(env, "kubernetes/pvc.yaml.j2", ctx)
+    files[f"{k8s}/service.yaml"] = _render(env, "kubernetes/service.yaml.j2", ctx)
+    files[f"{k8s}/servicemonitor.yaml"] = _render(env, "kubernetes/servicemonitor.yaml.j2", ctx)
+    if ctx["multi_node"]:
+        files[f"{k8s}/rbac.yaml"] = _render(env, "kubernetes/rbac.yaml.j2", ctx)
+        files[f"{k8s}/leaderworkerset.yaml"] = _render(env, "kubernetes/leaderworkerset.yaml.j2", ctx)
+        files[f"{k8s}/image/Containerfile"] = _render(env, "kubernetes/Containerfile.j2", ctx)
+    else:
+        files[f"{k8s}/deployment.yaml"] = _render(env, "kubernetes/deployment.yaml.j2", ctx)
+        files["deploy/docker/compose.yaml"] = _render(env, "docker/compose.yaml.j2", ctx)
+    files["deploy/slurm/triton.sbatch"] = _render(env, "slurm/triton.sbatch.j2", ctx)
+    files["deploy/README.md"] = _render(env, "README.md.j2", ctx)
+    return dict(sorted(files.items()))
