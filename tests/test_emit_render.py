@@ -89,17 +89,23 @@ def test_hostile_strings_neither_break_nor_inject(tmp_path):
         assert out.stdout == HOSTILE
 
 
-def test_bls_needs_its_model_py():
+def test_bls_model_is_emitted_with_its_code():
+    from planner.triton_models import model_file
+
+    files = render_all(plan(serving=ServingInfo(bls=True, decoupled=True)))
+    assert files["model_repository/tensorrt_llm_bls/1/model.py"] == model_file("tensorrt_llm_bls").read_text()
+    config = _parse(files["model_repository/tensorrt_llm_bls/config.pbtxt"])
+    assert config.backend == "python" and config.model_transaction_policy.decoupled
+    assert config.parameters["tensorrt_llm_model_name"].string_value == "tensorrt_llm"
+
+
+def test_missing_python_model_code_is_an_error(monkeypatch, tmp_path):
+    from planner.emit import model_repo
     from planner.errors import PlannerError
 
-    p = plan(serving=ServingInfo(bls=True))
-    try:
-        files = render_all(p)
-    except PlannerError as exc:
-        assert "tensorrt_llm_bls" in exc.message and "missing" in exc.message
-    else:
-        assert "model_repository/tensorrt_llm_bls/1/model.py" in files
-        _parse(files["model_repository/tensorrt_llm_bls/config.pbtxt"])
+    monkeypatch.setattr(model_repo, "TRITON_MODELS_DIR", tmp_path)
+    with pytest.raises(PlannerError, match="preprocessing/model.py is missing"):
+        render_all(plan())
 
 
 FLEETS = ["h100x8", "2xh100x8", "a100-80gbx8"]

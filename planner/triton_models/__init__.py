@@ -8,7 +8,7 @@ and is never imported by the planner itself.
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent
-NAMES = ("preprocessing", "postprocessing", "tensorrt_llm_standin")
+NAMES = ("preprocessing", "postprocessing", "tensorrt_llm_bls", "tensorrt_llm_standin")
 
 
 def model_file(name: str) -> Path:

@@ -1,0 +1,1 @@
+"""Triton Python backend model; see model.py."""
