@@ -288,6 +288,120 @@ def validate(directory: str) -> int:
     return EXIT_OK
 
 
+LIVE_FORMATS = ("table", "json")
+
+
+def _live_options(command: Any) -> Any:
+    """Options shared by `smoke` and `rehearse`: what to send and how to report it."""
+    options = [
+        click.option("--protocol", type=click.Choice(["grpc", "http"]), default="grpc", show_default=True,
+                     help="gRPC streams when the model is decoupled; HTTP uses generate_stream then."),
+        click.option("--model", default="ensemble", show_default=True, help="Model to send text requests to."),
+        click.option("--requests", type=click.IntRange(min=1), default=8, show_default=True),
+        click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+                     help="Seconds each call may take."),
+        click.option("--max-tokens", type=click.IntRange(min=1), default=16, show_default=True),
+        click.option("--prompt", default=None, help="Prompt sent with every request."),
+        click.option("--format", "fmt", type=click.Choice(LIVE_FORMATS), default="table", show_default=True),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _read_plan_json(path: Path) -> dict[str, Any]:
+    """plan.json (or a directory holding one) as a dict; InputError when it is not a plan."""
+    import json
+
+    path = path / "plan.json" if path.is_dir() else path
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path} is not readable JSON: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise InputError(f"{path} is not a plan written by `planner plan` (no schema_version)")
+    return data
+
+
+def _finish_live(report: Any, fmt: str, what: str) -> int:
+    from planner.errors import EXIT_LIVE_FAILED
+    from planner.live import render_rich
+    from planner.live.report import problems
+
+    if fmt == "json":
+        sys.stdout.write(report.to_json())
+    else:
+        render_rich(report, _console())
+    if report.ok:
+        click.echo(f"planner: {what} passed: {report.succeeded}/{report.requests} requests answered", err=True)
+        return EXIT_OK
+    first = problems(report)[0] if problems(report) else "a check failed"
+    click.echo(f"planner: {what} failed: {first}", err=True)
+    return EXIT_LIVE_FAILED
+
+
+@cli.command()
+@click.option("--url", required=True, help="Triton endpoint, HOST:PORT (the HTTP or gRPC port).")
+@click.option("--plan", "plan_path", type=click.Path(), default=None,
+              help="plan.json (or its directory) to compare the served config with.")
+@click.option("--tokenizer-dir", type=click.Path(file_okay=False), default=None,
+              help="Local tokenizer to count output tokens of non-streamed answers (else words are counted).")
+@_live_options
+def smoke(url: str, plan_path: str | None, tokenizer_dir: str | None, fmt: str, prompt: str | None,
+          **options: Any) -> int:
+    """Check a running Triton LLM server: health, config against the plan, timed generations."""
+    from planner.live import run_smoke
+    from planner.live.progress import progress_bar
+    from planner.live.smoke import DEFAULT_PROMPT
+
+    plan_data = _read_plan_json(Path(plan_path)) if plan_path else None
+    with progress_bar(fmt == "table") as progress:
+        report = run_smoke(url, plan=plan_data, tokenizer_dir=tokenizer_dir, prompt=prompt or DEFAULT_PROMPT,
+                           progress=progress, **options)
+    return _finish_live(report, fmt, "smoke test")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--tokenizer-dir", type=click.Path(file_okay=False), default=None,
+              help="Local Hugging Face tokenizer [default: the plan's tokenizer_dir, relative to DIRECTORY].")
+@click.option("--keep-workdir", type=click.Path(file_okay=False), default=None,
+              help="Keep the prepared repository and the server log here.")
+@_live_options
+def rehearse(directory: str, tokenizer_dir: str | None, keep_workdir: str | None, fmt: str, prompt: str | None,
+             **options: Any) -> int:
+    """Boot DIRECTORY's model repository on a local tritonserver (CPU stand-in engine) and smoke-test it."""
+    from planner.errors import EXIT_LIVE_FAILED
+    from planner.live import ServerNotInstalled, find_installation
+    from planner.live import rehearse as run_rehearsal
+    from planner.live.progress import progress_bar
+    from planner.live.smoke import DEFAULT_PROMPT
+
+    root = Path(directory)
+    plan_data = _read_plan_json(root)
+    if not (root / "model_repository").is_dir():
+        raise InputError(f"{root} has no model_repository/: is it a `planner plan --out` directory?")
+    tokenizer = Path(tokenizer_dir) if tokenizer_dir else root / plan_data.get("serving", {}).get("tokenizer_dir", "")
+    if not ((tokenizer / "tokenizer.json").is_file() or (tokenizer / "tokenizer_config.json").is_file()):
+        raise InputError(f"no Hugging Face tokenizer in {tokenizer}; pass --tokenizer-dir")
+    try:
+        find_installation()
+    except ServerNotInstalled as exc:
+        raise PlannerError(f"cannot rehearse: {exc}", EXIT_LIVE_FAILED) from None
+    if keep_workdir:
+        keep = Path(keep_workdir)
+        if keep.is_dir() and any(keep.iterdir()):
+            raise InputError(f"--keep-workdir {keep} is not empty")
+        keep.mkdir(parents=True, exist_ok=True)
+    with progress_bar(fmt == "table") as progress:
+        report = run_rehearsal(root, tokenizer, progress=progress, prompt=prompt or DEFAULT_PROMPT,
+                               keep_workdir=Path(keep_workdir) if keep_workdir else None, **options)
+    return _finish_live(report, fmt, "rehearsal")
+
+
 @cli.command()
 def versions() -> int:
     """List the TensorRT-LLM versions the planner can target."""

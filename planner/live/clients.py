@@ -1,0 +1,321 @@
+"""The few Triton calls the smoke test makes, over HTTP or gRPC, each bounded by a timeout.
+
+HTTP speaks the KServe v2 JSON protocol (and Triton's ``generate_stream``
+server-sent events) through the standard library: tritonclient's HTTP client
+runs on gevent, whose per-thread hub can wait forever on a socket of a server
+that was killed, which a smoke test must survive.  gRPC uses tritonclient.
+
+Every failure surfaces as ``SmokeError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import queue
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class SmokeError(Exception):
+    """A failure that ends a call; its message is one line meant for the report."""
+
+
+def one_line(exc: BaseException | str, limit: int = 300) -> str:
+    text = (exc if isinstance(exc, str) else str(exc)).strip() or type(exc).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    model: str
+    prompt: str
+    max_tokens: int
+    batched: bool  # the model has max_batch_size > 0, so tensors carry a batch axis
+    stream: bool  # send stream=true and read a response per token (decoupled pipelines)
+    exclude_input: bool  # the model declares exclude_input_in_output
+
+    def tensors(self) -> list[tuple[str, np.ndarray, str]]:
+        """(name, value, v2 datatype) of every input to send."""
+        lead = (1, 1) if self.batched else (1,)
+        values = [
+            ("text_input", np.array([self.prompt], dtype=object).reshape(lead), "BYTES"),
+            ("max_tokens", np.full(lead, self.max_tokens, dtype=np.int32), "INT32"),
+        ]
+        if self.stream:
+            values.append(("stream", np.full(lead, True), "BOOL"))
+        if self.exclude_input:
+            values.append(("exclude_input_in_output", np.full(lead, True), "BOOL"))
+        return values
+
+
+@dataclass
+class Outcome:
+    text: str = ""
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    stream_responses: int = 0
+    error: str | None = None
+
+
+class Client(Protocol):
+    url: str
+
+    def live(self) -> bool: ...
+    def ready(self) -> bool: ...
+    def metadata(self) -> dict[str, Any]: ...
+    def model_ready(self, model: str) -> bool: ...
+    def model_names(self) -> list[str]: ...
+    def config(self, model: str) -> dict[str, Any]: ...
+    def generate(self, spec: RequestSpec) -> Outcome: ...
+    def close(self) -> None: ...
+
+
+def _joined(values: Any) -> str:
+    flat = values if isinstance(values, list) else [values]
+    while any(isinstance(v, list) for v in flat):
+        flat = [x for v in flat for x in (v if isinstance(v, list) else [v])]
+    return "".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in flat)
+
+
+# -- HTTP -------------------------------------------------------------------------------------------
+
+
+class HttpClient:
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url, self.timeout = url, timeout
+        host, _, port = url.rpartition(":")
+        if not host or not port.isdigit():
+            raise SmokeError(f"bad address {url!r}: expected host:port")
+        self.host, self.port = host.strip("[]"), int(port)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def _request(self, what: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        conn = self._connection()
+        try:
+            payload = None if body is None else json.dumps(body)
+            conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            raw = response.read()
+        except TimeoutError as exc:
+            raise SmokeError(
+                f"{what} failed at http://{self.url}: no answer within {self.timeout:g}s"
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            reason = one_line(exc) or type(exc).__name__
+            raise SmokeError(f"{what} failed at http://{self.url}: {reason}") from exc
+        finally:
+            conn.close()
+        try:
+            data = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            data = raw.decode("utf-8", "replace")
+        return response.status, data
+
+    def _json(self, what: str, method: str, path: str, body: Any = None) -> Any:
+        status, data = self._request(what, method, path, body)
+        if status != 200:
+            message = data.get("error") if isinstance(data, dict) else data
+            raise SmokeError(f"{what} failed at http://{self.url}: HTTP {status}: {one_line(str(message))}")
+        return data
+
+    def live(self) -> bool:
+        return self._request("liveness check", "GET", "/v2/health/live")[0] == 200
+
+    def ready(self) -> bool:
+        return self._request("readiness check", "GET", "/v2/health/ready")[0] == 200
+
+    def metadata(self) -> dict[str, Any]:
+        return self._json("server metadata", "GET", "/v2")
+
+    def model_ready(self, model: str) -> bool:
+        return self._request(f"readiness of model {model}", "GET", f"/v2/models/{model}/ready")[0] == 200
+
+    def model_names(self) -> list[str]:
+        index = self._json("repository index", "POST", "/v2/repository/index", {})
+        return sorted({m.get("name", "?") for m in index or []})
+
+    def config(self, model: str) -> dict[str, Any]:
+        return self._json(f"config of {model}", "GET", f"/v2/models/{model}/config")
+
+    def generate(self, spec: RequestSpec) -> Outcome:
+        return self._sse(spec) if spec.stream else self._infer(spec)
+
+    def _infer(self, spec: RequestSpec) -> Outcome:
+        inputs = [
+            {"name": name, "shape": list(value.shape), "datatype": dtype, "data": value.reshape(-1).tolist()}
+            for name, value, dtype in spec.tensors()
+        ]
+        body = {"inputs": inputs, "outputs": [{"name": "text_output"}]}
+        start = time.perf_counter()
+        data = self._json("inference", "POST", f"/v2/models/{spec.model}/infer", body)
+        outputs = {o.get("name"): o.get("data") for o in data.get("outputs", [])}
+        return Outcome(text=_joined(outputs.get("text_output", [])), latency_s=time.perf_counter() - start)
+
+    def _sse(self, spec: RequestSpec) -> Outcome:
+        """Stream with Triton's generate extension: one server-sent event per response."""
+        body: dict[str, Any] = {"text_input": spec.prompt, "max_tokens": spec.max_tokens, "stream": True}
+        if spec.exclude_input:
+            body["exclude_input_in_output"] = True
+        outcome, parts = Outcome(), []
+        start = time.perf_counter()
+        conn = self._connection()
+        try:
+            conn.request(
+                "POST",
+                f"/v2/models/{spec.model}/generate_stream",
+                body=json.dumps(body),
+                headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+            )
+            response = conn.getresponse()
+            if response.status != 200:
+                raise SmokeError(
+                    f"HTTP {response.status}: {one_line(response.read().decode('utf-8', 'replace'))}"
+                )
+            for raw in response:
+                if time.perf_counter() - start > self.timeout:
+                    raise SmokeError(f"stream not finished within {self.timeout:g}s")
+                line = raw.strip()
+                if not line.startswith(b"data:"):
+                    continue
+                event = json.loads(line[5:].strip() or b"{}")
+                if "error" in event:
+                    raise SmokeError(one_line(str(event["error"])))
+                if "text_output" in event:
+                    outcome.stream_responses += 1
+                    if outcome.ttft_s is None:
+                        outcome.ttft_s = time.perf_counter() - start
+                    parts.append(_joined(event["text_output"]))
+        except SmokeError as exc:
+            outcome.error = str(exc)
+        except TimeoutError:
+            outcome.error = f"no answer within {self.timeout:g}s"
+        except (OSError, http.client.HTTPException, json.JSONDecodeError) as exc:
+            outcome.error = f"stream failed at http://{self.url}: {one_line(exc) or type(exc).__name__}"
+        finally:
+            conn.close()
+        outcome.latency_s = time.perf_counter() - start
+        outcome.text = "".join(parts)
+        return outcome
+
+    def close(self) -> None:
+        """Connections are per call; nothing to release."""
+
+
+# -- gRPC -------------------------------------------------------------------------------------------
+
+
+class GrpcClient:
+    def __init__(self, url: str, timeout: float) -> None:
+        import tritonclient.grpc as grpcclient
+
+        self.url, self.timeout, self.module = url, timeout, grpcclient
+        try:
+            self.client: Any = grpcclient.InferenceServerClient(url)
+        except Exception as exc:
+            raise SmokeError(f"cannot create a gRPC client for {url}: {one_line(exc)}") from exc
+
+    def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(*args, **kwargs, client_timeout=self.timeout)
+        except Exception as exc:
+            raise SmokeError(f"{what} failed at grpc://{self.url}: {one_line(exc)}") from exc
+
+    def live(self) -> bool:
+        return bool(self._call("liveness check", "is_server_live"))
+
+    def ready(self) -> bool:
+        return bool(self._call("readiness check", "is_server_ready"))
+
+    def metadata(self) -> dict[str, Any]:
+        return self._call("server metadata", "get_server_metadata", as_json=True)
+
+    def model_ready(self, model: str) -> bool:
+        return bool(self._call(f"readiness of model {model}", "is_model_ready", model))
+
+    def model_names(self) -> list[str]:
+        index = self._call("repository index", "get_model_repository_index", as_json=True)
+        return sorted({m.get("name", "?") for m in index.get("models", [])})
+
+    def config(self, model: str) -> dict[str, Any]:
+        return self._call(f"config of {model}", "get_model_config", model, as_json=True)["config"]
+
+    def _inputs(self, spec: RequestSpec) -> list[Any]:
+        tensors = []
+        for name, value, dtype in spec.tensors():
+            tensor = self.module.InferInput(name, list(value.shape), dtype)
+            tensor.set_data_from_numpy(value)
+            tensors.append(tensor)
+        return tensors
+
+    def generate(self, spec: RequestSpec) -> Outcome:
+        if spec.stream:
+            return self._stream(spec)
+        start = time.perf_counter()
+        outputs = [self.module.InferRequestedOutput("text_output")]
+        result = self._call("inference", "infer", spec.model, self._inputs(spec), outputs=outputs)
+        return Outcome(
+            text=_joined(result.as_numpy("text_output").tolist()), latency_s=time.perf_counter() - start
+        )
+
+    def _stream(self, spec: RequestSpec) -> Outcome:
+        """One bidirectional stream per request, read until the final-response flag."""
+        answers: queue.Queue[tuple[Any, Any]] = queue.Queue()
+        outcome, parts = Outcome(), []
+        start = time.perf_counter()
+        deadline = start + self.timeout
+        finished = False
+        try:
+            self.client.start_stream(
+                callback=lambda result, error: answers.put((result, error)), stream_timeout=self.timeout
+            )
+            self.client.async_stream_infer(
+                spec.model,
+                self._inputs(spec),
+                request_id=uuid.uuid4().hex,
+                outputs=[self.module.InferRequestedOutput("text_output")],
+                enable_empty_final_response=True,
+            )
+            while not finished:
+                try:
+                    result, error = answers.get(timeout=max(0.0, deadline - time.perf_counter()))
+                except queue.Empty as exc:
+                    raise SmokeError(f"no final response within {self.timeout:g}s") from exc
+                if error is not None:
+                    raise SmokeError(one_line(error))
+                response = result.get_response()
+                if response.outputs:
+                    outcome.stream_responses += 1
+                    if outcome.ttft_s is None:
+                        outcome.ttft_s = time.perf_counter() - start
+                    parts.append(_joined(result.as_numpy("text_output").tolist()))
+                flag = response.parameters.get("triton_final_response")
+                finished = flag is not None and flag.bool_param
+        except SmokeError as exc:
+            outcome.error = str(exc)
+        except Exception as exc:
+            outcome.error = f"stream failed at grpc://{self.url}: {one_line(exc)}"
+        finally:
+            # A finished stream closes cleanly; cancelling is only for broken ones (it leaves
+            # tritonclient's request-iterator thread waiting, so it is not the default).
+            with contextlib.suppress(Exception):
+                self.client.stop_stream(cancel_requests=not finished)
+        outcome.latency_s = time.perf_counter() - start
+        outcome.text = "".join(parts)
+        return outcome
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+def connect(url: str, protocol: str, timeout: float) -> Client:
+    return GrpcClient(url, timeout) if protocol == "grpc" else HttpClient(url, timeout)

@@ -1,0 +1,134 @@
+"""Rehearse a generated deployment on this machine, without a GPU.
+
+``DIR`` is what the planner generated: ``DIR/model_repository`` and ``DIR/plan.json``.
+The repository is copied, its ``tensorrt_llm`` model swapped for the CPU stand-in
+(see ``standin``), the real ``tritonserver`` boots on loopback, the smoke test runs
+against it, and the server is stopped whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planner.live import server as triton
+from planner.live import standin
+from planner.live.report import SmokeReport
+from planner.live.smoke import DEFAULT_PROMPT, Progress, one_line, run_smoke
+
+PLAN_FILE = "plan.json"
+REPOSITORY_DIR = "model_repository"
+
+
+def load_plan(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / PLAN_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ValueError(f"{path} not found (is {directory} a generated deployment?)") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a plan object")
+    return data
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """What to rehearse and how hard to push it."""
+
+    directory: Path
+    tokenizer_dir: Path
+    protocol: str = "grpc"
+    model: str = "ensemble"
+    requests: int = 8
+    concurrency: int = 2
+    timeout: float = 30.0
+    prompt: str = DEFAULT_PROMPT
+    max_tokens: int = 16
+    token_delay_ms: float = 2.0  # the stand-in's pause per token, so TTFT and latency differ
+    ready_timeout_s: float = 120.0
+    keep_workdir: Path | None = None  # prepared repository and server log stay here when set
+
+    def failed(self, error: str, **extra: Any) -> SmokeReport:
+        protocol = "grpc" if self.protocol == "grpc" else "http"
+        report = SmokeReport(
+            mode="rehearsal", url=str(self.directory), protocol=protocol, model=self.model, **extra
+        )
+        report.error = error
+        return report.finish()
+
+
+def rehearse(
+    directory: Path | str,
+    tokenizer_dir: Path | str,
+    protocol: str = "grpc",
+    progress: Progress | None = None,
+    **options: Any,
+) -> SmokeReport:
+    """Boot the generated repository with the stand-in and smoke-test it; never raises.
+
+    ``options`` are the other fields of ``Rehearsal`` (requests, concurrency, timeout, ...).
+    """
+    job = Rehearsal(Path(directory), Path(tokenizer_dir), protocol, **options)
+    try:
+        with triton.sigterm_as_exit():
+            return _run(job, progress or (lambda stage, done, total: None))
+    except Exception as exc:  # the server is stopped by then; report instead of raising
+        return job.failed(f"{type(exc).__name__}: {one_line(exc)}")
+
+
+def _run(job: Rehearsal, progress: Progress) -> SmokeReport:
+    try:
+        plan = load_plan(job.directory)
+    except ValueError as exc:
+        return job.failed(str(exc))
+    tokenizer = job.tokenizer_dir
+    if not (tokenizer / "tokenizer_config.json").is_file() and not (tokenizer / "tokenizer.json").is_file():
+        return job.failed(f"{tokenizer} holds no Hugging Face tokenizer")
+    work = (
+        Path(tempfile.mkdtemp(prefix="planner-rehearse-")) if job.keep_workdir is None else job.keep_workdir
+    )
+    try:
+        progress("prepare", 0, 1)
+        repo = work / REPOSITORY_DIR
+        try:
+            notes = standin.prepare(job.directory / REPOSITORY_DIR, repo, tokenizer, job.token_delay_ms)
+        except (standin.RepositoryError, OSError) as exc:
+            return job.failed(f"cannot prepare the repository: {one_line(exc)}")
+        progress("boot", 0, 1)
+        try:
+            running = triton.start_server(repo, workdir=work / "server", ready_timeout_s=job.ready_timeout_s)
+        except triton.ServerNotInstalled as exc:
+            return job.failed(str(exc), notes=notes)
+        except triton.ServerStartError as exc:
+            first, *detail = str(exc).splitlines()
+            return job.failed(first, notes=notes, server_log_tail="\n".join(detail))
+        try:
+            report = run_smoke(
+                running.url(job.protocol),
+                protocol=job.protocol,
+                model=job.model,
+                plan=plan,
+                requests=job.requests,
+                concurrency=job.concurrency,
+                timeout=job.timeout,
+                prompt=job.prompt,
+                max_tokens=job.max_tokens,
+                tokenizer_dir=str(tokenizer),
+                progress=progress,
+            )
+        finally:
+            running.stop()
+        report.mode = "rehearsal"
+        report.notes = notes + report.notes
+        if not report.ok:
+            report.server_log_tail = running.log_tail(40)
+        return report.finish()
+    finally:
+        if job.keep_workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
