@@ -230,12 +230,14 @@ def _choose(spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet, workload: 
         pairs = [(tp, p) for p in range(1, max(1, fleet.total_gpus // tp) + 1)]
     else:
         pairs = [(t, pp) for t in range(1, max(1, fleet.total_gpus // pp) + 1)]
+    reasons = []
     for t, p in pairs:
         if t * p > fleet.total_gpus:
             raise InputError(f"TP {t} × PP {p} needs {t * p} GPUs; the fleet has {fleet.total_gpus}")
-        reason = structural_reason(spec, quant, t, p, fleet)
-        if reason and len(pairs) == 1:
-            raise InputError(f"TP {t} × PP {p} cannot run {spec.name}: {reason}")
+        reasons.append(structural_reason(spec, quant, t, p, fleet))
+    if all(reasons):  # no layout with the forced sizes can run, whatever the memory
+        forced = " × ".join(f"{name} {v}" for name, v in (("TP", tp), ("PP", pp)) if v is not None)
+        raise InputError(f"{forced} cannot run {spec.name}: {reasons[0]}")
     rejected: list[Candidate] = []
     for t, p in sorted(pairs, key=lambda x: (x[0] * x[1], -x[0])):
         cand = evaluate(spec, quant, kv_dtype, t, p, fleet, workload, runtime)

@@ -75,6 +75,8 @@ def test_no_fit_exit_3_still_prints_json(capsys):
         (["plan", "llama-3.1-8b", "--kv-cache-dtype", "fp4"], "unknown KV cache dtype"),
         (["plan", "llama-3.1-8b", "--tp", "16"], "needs 16 GPUs; the fleet has 8"),
         (["plan", "llama-3.1-8b", "--tp", "3", "--pp", "1"], "not divisible by TP 3"),
+        (["plan", "llama-3.1-70b", "--tp", "3"], "TP 3 cannot run llama-3.1-70b: 64 attention heads"),
+        (["plan", "llama-3.1-8b", "--pp", "40", "--gpus", "5xh100x8"], "PP 40 cannot run llama-3.1-8b"),
         (["plan", "llama-3.1-8b", "--format", "xml"], "'xml' is not one of"),
         (["plan", "llama-3.1-8b", "--max-input-len", "200000"], "exceeds llama-3.1-8b's 131072 positions"),
         (["plan", "llama-3.1-8b", "--kv-cache-free-gpu-mem-fraction", "1.5"], "must be in (0, 1]"),
