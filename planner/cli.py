@@ -106,12 +106,14 @@ def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | No
                        serving=serving, **options)
     if check:
         return _drift(result, Path(out))
-    _print_plan(result, fmt)
-    if out and result.fits:
+    written = None
+    if out and result.fits:  # before printing: a reader that closes the pipe early must not lose the files
         from planner.emit import write_all
 
         written = write_all(result, Path(out), force=force)
         _validate_written(Path(out))
+    _print_plan(result, fmt)
+    if written is not None:
         click.echo(f"planner: wrote {len(written)} files to {out}, validated", err=True)
     if not result.fits:
         click.echo(f"planner: {no_fit_summary(result)}", err=True)
