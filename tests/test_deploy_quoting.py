@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from planner.api import make_plan
 from planner.deploy_validate import validate_manifests
-from planner.emit import deploy
-from planner.emit.deploy import Untrusted, compose_quote, emit_deploy, resource_name, yaml_quote
+from planner.emit.deploy import emit_deploy, resource_name
+from planner.emit.templating import Untrusted, compose_quote, make_env, yaml_quote
 from planner.errors import PlannerError
 from planner.plan import Plan
 
@@ -119,7 +119,7 @@ def test_any_model_name_parses_and_validates(single: Plan, name: str) -> None:
 
 
 def test_unquoted_user_string_is_refused() -> None:
-    env = deploy.environment()
+    env = make_env()
     with pytest.raises(PlannerError, match="unquoted user string"):
         env.from_string("name: {{ x }}").render(x=Untrusted("a\nb: c"))
     assert env.from_string("name: {{ x | q }}").render(x=Untrusted("a\nb: c")) == 'name: "a\\nb: c"'
@@ -127,4 +127,4 @@ def test_unquoted_user_string_is_refused() -> None:
 
 def test_templates_use_strict_undefined() -> None:
     with pytest.raises(jinja2.UndefinedError):
-        deploy.environment().from_string("{{ missing }}").render()
+        make_env().from_string("{{ missing }}").render()

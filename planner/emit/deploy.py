@@ -10,8 +10,8 @@ A replica whose ranks fit one node (`layout.nodes_per_replica == 1`) becomes a D
 every rank with `mpirun` across the group's pods. Every plan also gets a Slurm batch script.
 
 Every string that comes from the user (model name, paths) reaches a template as `Untrusted`;
-the environment refuses to print one unless it went through a quoting filter (`q` for YAML,
-`cq` for Compose, `shq` for shell), so no name can break or inject YAML. Scripts read those
+the shared environment (templating.py) refuses to print one unless it went through a quoting
+filter (`q` for YAML, `cq` for Compose, `shq` for shell), so no name can break or inject YAML. Scripts read those
 strings from environment variables, never from their own text. The image must match the
 image-reference grammar.
 """
@@ -20,18 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shlex
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import jinja2
-
+from planner.emit.templating import Untrusted, render
 from planner.errors import InputError, NoFitError, PlannerError
 from planner.plan import Plan
 from planner.serving import IMAGE_REF
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "deploy"
 
 GIB = 1 << 30
 
@@ -70,67 +65,6 @@ SHM_PER_GPU_BYTES = 1 * GIB
 # repository, the tokenizer files and logs.
 VOLUME_MARGIN_NUM, VOLUME_MARGIN_DEN = 11, 10
 VOLUME_EXTRA_BYTES = 10 * GIB
-
-
-class Untrusted(str):
-    """A user-supplied string; templates may print it only through a quoting filter."""
-
-
-def yaml_quote(value: object) -> str:
-    """A YAML double-quoted scalar that parses back to exactly `str(value)`.
-
-    JSON escapes for quotes, backslashes and control characters, plus \\u escapes for the
-    characters YAML does not allow raw (DEL, C1 controls, line/paragraph separators, BOM,
-    surrogates, U+FFFE/U+FFFF).
-    """
-    out = ['"']
-    for ch in str(value):
-        o = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif (o < 0x20 or 0x7F <= o <= 0x9F or o in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF)
-              or 0xD800 <= o <= 0xDFFF):
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def compose_quote(value: object) -> str:
-    """YAML-quoted with `$` doubled, so Docker Compose does not interpolate it."""
-    return yaml_quote(str(value).replace("$", "$$"))
-
-
-def shell_quote(value: object) -> str:
-    text = str(value)
-    if "\0" in text:
-        raise InputError(f"a NUL byte cannot appear in a shell argument: {text!r}")
-    return shlex.quote(text)
-
-
-def _finalize(value: Any) -> Any:
-    if isinstance(value, Untrusted):
-        raise PlannerError(f"template printed an unquoted user string {str(value)!r}")
-    return value
-
-
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        finalize=_finalize,
-    )
-    env.filters.update(q=yaml_quote, cq=compose_quote, shq=shell_quote)
-    return env
 
 
 def resource_name(model_name: str) -> str:
@@ -265,8 +199,8 @@ def context(plan: Plan, image: str | None = None) -> dict[str, Any]:
     }
 
 
-def _render(env: jinja2.Environment, template: str, ctx: dict[str, Any]) -> str:
-    return env.get_template(template).render(ctx)
+def _render(template: str, ctx: dict[str, Any]) -> str:
+    return render(f"deploy/{template}", **ctx)
 
 
 def emit_deploy(plan: Plan, image: str | None = None) -> dict[str, str]:
@@ -276,29 +210,28 @@ def emit_deploy(plan: Plan, image: str | None = None) -> dict[str, str]:
     multi-node plans it must contain kubectl (see the emitted `deploy/kubernetes/image/Containerfile`).
     """
     ctx = context(plan, image)
-    env = environment()
     scripts = {
-        "triton-rank.sh": _render(env, "scripts/triton-rank.sh.j2", ctx),
-        "check-artifacts.sh": _render(env, "scripts/check-artifacts.sh.j2", ctx),
+        "triton-rank.sh": _render("scripts/triton-rank.sh.j2", ctx),
+        "check-artifacts.sh": _render("scripts/check-artifacts.sh.j2", ctx),
     }
     if ctx["multi_node"]:
-        scripts["leader.sh"] = _render(env, "scripts/leader.sh.j2", ctx)
-        scripts["kubessh"] = _render(env, "scripts/kubessh.j2", ctx)
+        scripts["leader.sh"] = _render("scripts/leader.sh.j2", ctx)
+        scripts["kubessh"] = _render("scripts/kubessh.j2", ctx)
     ctx = {**ctx, "scripts": scripts}
 
     files: dict[str, str] = {f"deploy/scripts/{n}": text for n, text in scripts.items()}
     k8s = "deploy/kubernetes"
-    files[f"{k8s}/configmap.yaml"] = _render(env, "kubernetes/configmap.yaml.j2", ctx)
-    files[f"{k8s}/pvc.yaml"] = _render(env, "kubernetes/pvc.yaml.j2", ctx)
-    files[f"{k8s}/service.yaml"] = _render(env, "kubernetes/service.yaml.j2", ctx)
-    files[f"{k8s}/servicemonitor.yaml"] = _render(env, "kubernetes/servicemonitor.yaml.j2", ctx)
+    files[f"{k8s}/configmap.yaml"] = _render("kubernetes/configmap.yaml.j2", ctx)
+    files[f"{k8s}/pvc.yaml"] = _render("kubernetes/pvc.yaml.j2", ctx)
+    files[f"{k8s}/service.yaml"] = _render("kubernetes/service.yaml.j2", ctx)
+    files[f"{k8s}/servicemonitor.yaml"] = _render("kubernetes/servicemonitor.yaml.j2", ctx)
     if ctx["multi_node"]:
-        files[f"{k8s}/rbac.yaml"] = _render(env, "kubernetes/rbac.yaml.j2", ctx)
-        files[f"{k8s}/leaderworkerset.yaml"] = _render(env, "kubernetes/leaderworkerset.yaml.j2", ctx)
-        files[f"{k8s}/image/Containerfile"] = _render(env, "kubernetes/Containerfile.j2", ctx)
+        files[f"{k8s}/rbac.yaml"] = _render("kubernetes/rbac.yaml.j2", ctx)
+        files[f"{k8s}/leaderworkerset.yaml"] = _render("kubernetes/leaderworkerset.yaml.j2", ctx)
+        files[f"{k8s}/image/Containerfile"] = _render("kubernetes/Containerfile.j2", ctx)
     else:
-        files[f"{k8s}/deployment.yaml"] = _render(env, "kubernetes/deployment.yaml.j2", ctx)
-        files["deploy/docker/compose.yaml"] = _render(env, "docker/compose.yaml.j2", ctx)
-    files["deploy/slurm/triton.sbatch"] = _render(env, "slurm/triton.sbatch.j2", ctx)
-    files["deploy/README.md"] = _render(env, "README.md.j2", ctx)
+        files[f"{k8s}/deployment.yaml"] = _render("kubernetes/deployment.yaml.j2", ctx)
+        files["deploy/docker/compose.yaml"] = _render("docker/compose.yaml.j2", ctx)
+    files["deploy/slurm/triton.sbatch"] = _render("slurm/triton.sbatch.j2", ctx)
+    files["deploy/README.md"] = _render("README.md.j2", ctx)
     return dict(sorted(files.items()))
