@@ -17,7 +17,7 @@ import jinja2
 
 from planner.errors import InputError, PlannerError
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"  # in the source tree, a link to ../templates
 
 
 def pbtxt_string(value: object) -> str:
