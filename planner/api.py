@@ -73,6 +73,14 @@ def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str) -> None:
                          f"{'.'.join(map(str, KV_MIN_CC[kv_dtype]))}+); it can hold {', '.join(ok)}")
 
 
+def default_weights(gpu: GpuSpec, model_dtype: str) -> str:
+    """Without --quant: the checkpoint's own 16-bit dtype (fp32 checkpoints are served in fp16),
+    or fp16 on GPUs without bf16 (Volta, Turing), as `convert_checkpoint.py --dtype auto` would."""
+    native = {"bfloat16": "bf16", "float16": "fp16"}.get(model_dtype, "fp16")
+    scheme = SCHEMES[native]
+    return native if gpu.cc >= scheme.min_cc and scheme.needs in gpu.precisions else "fp16"
+
+
 def make_workload(max_batch_size: int, max_input_len: int, max_output_len: int,
                   max_num_tokens: int | None, max_beam_width: int = 1) -> Workload:
     for name, value in (("max-batch-size", max_batch_size), ("max-input-len", max_input_len),
@@ -145,7 +153,7 @@ def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet,
 def make_plan(
     model: str | ModelSpec | None = None,
     gpus: str | Fleet = "h100x8",
-    quant: str = "bf16",
+    quant: str | None = None,
     kv_cache_dtype: str | None = None,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     max_input_len: int = DEFAULT_MAX_INPUT_LEN,
@@ -164,14 +172,16 @@ def make_plan(
 ) -> Plan:
     spec = resolve_model(model, model_path)
     fleet = gpus if isinstance(gpus, Fleet) else parse_fleet(gpus)
-    quant = quant.lower()
+    quant = (quant or default_weights(fleet.gpu, spec.dtype)).lower()
     act = activation_dtype(quant, spec.dtype) if quant in SCHEMES else "bf16"
     kv_dtype = (kv_cache_dtype or ("fp16" if act == "fp32" else act)).lower()
     check_hardware(fleet.gpu, quant, kv_dtype)
     workload = make_workload(max_batch_size, max_input_len, max_output_len, max_num_tokens, max_beam_width)
     if workload.max_seq_len > spec.max_position_embeddings:
+        room = spec.max_position_embeddings - workload.max_output_len
+        hint = f"; e.g. --max-input-len {room}" if room > 0 else ""
         raise InputError(f"max_input_len + max_output_len = {workload.max_seq_len} exceeds {spec.name}'s "
-                         f"{spec.max_position_embeddings} positions")
+                         f"{spec.max_position_embeddings} positions{hint}")
     if not 0 < kv_cache_free_gpu_mem_fraction <= 1:
         raise InputError("--kv-cache-free-gpu-mem-fraction must be in (0, 1]")
     for name, value in (("tokens-per-block", tokens_per_block), ("max-tokens-in-paged-kv-cache",

@@ -113,3 +113,23 @@ def test_hardware_checks():
     assert make_plan("llama-3.1-8b", "b200x1", quant="nvfp4").fits
     with pytest.raises(InputError, match="cannot run bf16"):
         make_plan("llama-3.1-8b", "t4x4", quant="bf16")
+
+
+@pytest.mark.parametrize(("gpu", "dtype", "expected"), [
+    ("h100", "bfloat16", "bf16"),
+    ("h100", "float16", "fp16"),
+    ("h100", "float32", "fp16"),
+    ("t4", "bfloat16", "fp16"),  # Turing has no bf16
+    ("v100", "bfloat16", "fp16"),
+])
+def test_default_weights_follow_checkpoint_and_gpu(gpu, dtype, expected):
+    from planner import catalog
+    from planner.api import default_weights
+
+    assert default_weights(catalog.get_gpu(gpu), dtype) == expected
+
+
+def test_no_quant_on_a_t4_plans_fp16():
+    plan = make_plan("llama-3.2-1b", "t4")
+    assert plan.quantization.weights == "fp16" and plan.quantization.kv_cache == "fp16"
+    assert plan.request.quant == "fp16"
