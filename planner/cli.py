@@ -297,8 +297,9 @@ LIVE_FORMATS = ("table", "json")
 def _live_options(command: Any) -> Any:
     """Options shared by `smoke` and `rehearse`: what to send and how to report it."""
     options = [
-        click.option("--protocol", type=click.Choice(["grpc", "http"]), default="grpc", show_default=True,
-                     help="gRPC streams when the model is decoupled; HTTP uses generate_stream then."),
+        click.option("--protocol", type=click.Choice(["grpc", "http"]), default=None,
+                     help="Decoupled models stream over either (gRPC stream, HTTP generate_stream) "
+                          "[default: grpc for grpc:// URLs and port 8001, else http; rehearse: grpc]."),
         click.option("--model", default="ensemble", show_default=True, help="Model to send text requests to."),
         click.option("--requests", type=click.IntRange(min=1), default=8, show_default=True),
         click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True),
@@ -358,9 +359,10 @@ def smoke(url: str, plan_path: str | None, tokenizer_dir: str | None, fmt: str, 
     """Check a running Triton LLM server: health, config against the plan, timed generations."""
     from planner.live import run_smoke
     from planner.live.progress import progress_bar
-    from planner.live.smoke import DEFAULT_PROMPT
+    from planner.live.smoke import DEFAULT_PROMPT, guess_protocol
 
     plan_data = _read_plan_json(Path(plan_path)) if plan_path else None
+    options["protocol"] = options["protocol"] or guess_protocol(url)
     with progress_bar(fmt == "table") as progress:
         report = run_smoke(url, plan=plan_data, tokenizer_dir=tokenizer_dir, prompt=prompt or DEFAULT_PROMPT,
                            progress=progress, **options)
@@ -394,6 +396,7 @@ def rehearse(directory: str, tokenizer_dir: str | None, keep_workdir: str | None
         find_installation()
     except ServerNotInstalled as exc:
         raise PlannerError(f"cannot rehearse: {exc}", EXIT_LIVE_FAILED) from None
+    options["protocol"] = options["protocol"] or "grpc"
     if keep_workdir:
         keep = Path(keep_workdir)
         if keep.is_dir() and any(keep.iterdir()):

@@ -109,6 +109,9 @@ class HttpClient:
             raise SmokeError(
                 f"{what} failed at http://{self.url}: no answer within {self.timeout:g}s"
             ) from exc
+        except http.client.BadStatusLine as exc:  # bytes that are not HTTP: often the gRPC port
+            raise SmokeError(f"{what} failed at http://{self.url}: the answer is not HTTP "
+                             f"(is this the gRPC port? try --protocol grpc)") from exc
         except (OSError, http.client.HTTPException) as exc:
             reason = one_line(exc) or type(exc).__name__
             raise SmokeError(f"{what} failed at http://{self.url}: {reason}") from exc

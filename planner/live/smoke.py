@@ -28,7 +28,8 @@ MAX_RECORDED_ERRORS = 5
 # (rehearse adds "prepare" and "boot" before them).
 Progress = Callable[[str, int, int], None]
 
-__all__ = ["DEFAULT_PROMPT", "Progress", "SmokeError", "one_line", "percentile", "run_smoke", "split_url"]
+__all__ = ["DEFAULT_PROMPT", "Progress", "SmokeError", "guess_protocol", "one_line", "percentile", "run_smoke",
+           "split_url"]
 
 
 def split_url(url: str) -> str:
@@ -37,6 +38,14 @@ def split_url(url: str) -> str:
     if "://" in url:
         url = url.split("://", 1)[1]
     return url.rstrip("/")
+
+
+def guess_protocol(url: str) -> str:
+    """``grpc`` for a grpc:// URL or Triton's default gRPC port 8001, else ``http``."""
+    url = url.strip().lower()
+    if "://" in url:
+        return "grpc" if url.startswith("grpc") else "http"
+    return "grpc" if split_url(url).rpartition(":")[2] == "8001" else "http"
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -42,7 +42,8 @@ def test_smoke_passes_with_json(plain_server, tmp_path, protocol):
 
 
 def test_smoke_table_output(stream_server):
-    result = planner("smoke", "--url", stream_server.url("grpc"), "--requests", 2)
+    # no --protocol: a grpc:// URL picks gRPC
+    result = planner("smoke", "--url", f"grpc://{stream_server.url('grpc')}", "--requests", 2)
     assert result.returncode == 0, result.stderr
     assert "grpc-stream" in result.stdout and "TTFT" in result.stdout
 
@@ -65,9 +66,15 @@ def test_smoke_nothing_listening_exits_4(protocol):
 
 
 def test_smoke_wrong_model_exits_4(plain_server):
-    result = planner("smoke", "--url", plain_server.url("grpc"), "--model", "no_such_model")
+    result = planner("smoke", "--url", plain_server.url("grpc"), "--protocol", "grpc", "--model", "no_such_model")
     assert result.returncode == 4
     assert "no_such_model" in one_error_line(result)
+
+
+def test_smoke_http_to_the_grpc_port_says_so(plain_server):
+    result = planner("smoke", "--url", plain_server.url("grpc"), "--protocol", "http", "--timeout", 5)
+    assert result.returncode == 4
+    assert "not HTTP (is this the gRPC port? try --protocol grpc)" in one_error_line(result)
 
 
 @pytest.mark.parametrize("args", [

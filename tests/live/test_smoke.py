@@ -202,3 +202,16 @@ def test_standin_contract(plain_server):
     streaming = [("streaming", np.array([[True]]), "BOOL")]
     with pytest.raises(Exception, match="decoupled"):
         _infer(plain_server, "tensorrt_llm", base + streaming, ["output_ids"])
+
+
+@pytest.mark.parametrize(("url", "protocol"), [
+    ("localhost:8001", "grpc"),
+    ("localhost:8000", "http"),
+    ("grpc://triton.example:443", "grpc"),
+    ("http://127.0.0.1:8001/", "http"),
+    ("10.0.0.1:9000", "http"),
+])
+def test_protocol_guess(url, protocol):
+    from planner.live.smoke import guess_protocol
+
+    assert guess_protocol(url) == protocol
