@@ -315,19 +315,12 @@ def _live_options(command: Any) -> Any:
 
 
 def _read_plan_json(path: Path) -> dict[str, Any]:
-    """plan.json (or a directory holding one) as a dict; InputError when it is not a plan."""
-    import json
+    from planner.live.rehearse import load_plan
 
-    path = path / "plan.json" if path.is_dir() else path
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path} is not readable JSON: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict) or "schema_version" not in data:
-        raise InputError(f"{path} is not a plan written by `planner plan` (no schema_version)")
-    return data
+        return load_plan(path)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _finish_live(report: Any, fmt: str, what: str) -> int:

@@ -24,16 +24,20 @@ PLAN_FILE = "plan.json"
 REPOSITORY_DIR = "model_repository"
 
 
-def load_plan(directory: Path) -> dict[str, Any]:
-    path = Path(directory) / PLAN_FILE
+def load_plan(path: Path | str) -> dict[str, Any]:
+    """plan.json, or the directory that holds one, as a dict; ValueError when it is not a plan."""
+    path = Path(path)
+    directory = path if path.is_dir() else None
+    path = path / PLAN_FILE if directory is not None else path
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ValueError(f"{path} not found (is {directory} a generated deployment?)") from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a plan object")
+        where = f" (is {directory} a generated deployment?)" if directory is not None else ""
+        raise ValueError(f"{path} not found{where}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not readable JSON: {one_line(exc)}") from exc
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise ValueError(f"{path} is not a plan written by `planner plan` (no schema_version)")
     return data
 
 
