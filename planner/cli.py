@@ -376,6 +376,7 @@ def rehearse(directory: str, tokenizer_dir: str | None, keep_workdir: str | None
     from planner.live import ServerNotInstalled, find_installation
     from planner.live import rehearse as run_rehearsal
     from planner.live.progress import progress_bar
+    from planner.live.rehearse import holds_tokenizer
     from planner.live.smoke import DEFAULT_PROMPT
 
     root = Path(directory)
@@ -383,7 +384,7 @@ def rehearse(directory: str, tokenizer_dir: str | None, keep_workdir: str | None
     if not (root / "model_repository").is_dir():
         raise InputError(f"{root} has no model_repository/: is it a `planner plan --out` directory?")
     tokenizer = Path(tokenizer_dir) if tokenizer_dir else root / plan_data.get("serving", {}).get("tokenizer_dir", "")
-    if not ((tokenizer / "tokenizer.json").is_file() or (tokenizer / "tokenizer_config.json").is_file()):
+    if not holds_tokenizer(tokenizer):
         raise InputError(f"no Hugging Face tokenizer in {tokenizer}; pass --tokenizer-dir")
     try:
         find_installation()

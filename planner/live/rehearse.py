@@ -41,6 +41,11 @@ def load_plan(path: Path | str) -> dict[str, Any]:
     return data
 
 
+def holds_tokenizer(directory: Path) -> bool:
+    """Whether AutoTokenizer has something to load there (a fast tokenizer or a tokenizer config)."""
+    return (directory / "tokenizer.json").is_file() or (directory / "tokenizer_config.json").is_file()
+
+
 @dataclass(frozen=True)
 class Rehearsal:
     """What to rehearse and how hard to push it."""
@@ -92,7 +97,7 @@ def _run(job: Rehearsal, progress: Progress) -> SmokeReport:
     except ValueError as exc:
         return job.failed(str(exc))
     tokenizer = job.tokenizer_dir
-    if not (tokenizer / "tokenizer_config.json").is_file() and not (tokenizer / "tokenizer.json").is_file():
+    if not holds_tokenizer(tokenizer):
         return job.failed(f"{tokenizer} holds no Hugging Face tokenizer")
     work = (
         Path(tempfile.mkdtemp(prefix="planner-rehearse-")) if job.keep_workdir is None else job.keep_workdir
