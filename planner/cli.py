@@ -90,7 +90,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--streaming/--no-streaming", "decoupled", default=None,
               help="Decoupled (streaming) Triton models.")
 @click.option("--bls/--no-bls", default=None, help="Also emit the tensorrt_llm_bls model.")
-@click.option("--max-queue-delay-us", "max_queue_delay_microseconds", type=int, default=None)
+@click.option("--max-queue-delay-us", "max_queue_delay_microseconds", type=click.IntRange(min=0), default=None,
+              help="Triton dynamic batching: how long a request may wait for others [default: 0].")
+@click.option("--preprocessing-instances", type=click.IntRange(min=1), default=None,
+              help="CPU instances of the tokenizing model [default: 1].")
+@click.option("--postprocessing-instances", type=click.IntRange(min=1), default=None,
+              help="CPU instances of the detokenizing model [default: 1].")
 @click.option("--image", default=None, help="Triton TensorRT-LLM container image for deploy/.")
 def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | None, force: bool, check: bool,
          trtllm_version: str | None, **options: Any) -> int:
@@ -133,7 +138,7 @@ def _validate_written(out: Path) -> None:
 
 
 SERVING_OPTIONS = ("hf_model_dir", "checkpoint_dir", "engine_dir", "tokenizer_dir", "decoupled", "bls",
-                   "max_queue_delay_microseconds", "image")
+                   "max_queue_delay_microseconds", "preprocessing_instances", "postprocessing_instances", "image")
 
 
 def _serving(options: dict[str, Any]) -> Any:

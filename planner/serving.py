@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # A container image reference, [registry[:port]/]path[:tag][@algorithm:digest] (the OCI
 # distribution reference grammar, loosely). Checked so that it can appear where nothing can
@@ -27,9 +27,9 @@ class ServingInfo(BaseModel):
     decoupled: bool = False  # streaming responses (Triton decoupled transaction policy)
     bls: bool = False  # also emit tensorrt_llm_bls
     batching_strategy: str = "inflight_fused_batching"
-    max_queue_delay_microseconds: int = 0
-    preprocessing_instances: int = 1
-    postprocessing_instances: int = 1
+    max_queue_delay_microseconds: int = Field(default=0, ge=0)
+    preprocessing_instances: int = Field(default=1, ge=1)
+    postprocessing_instances: int = Field(default=1, ge=1)
     image: str | None = None  # Triton TensorRT-LLM container for deploy/ (None: the version profile's)
 
     @field_validator("image")

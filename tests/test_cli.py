@@ -82,6 +82,9 @@ def test_no_fit_exit_3_still_prints_json(capsys):
         (["plan", "llama-3.1-8b", "--kv-cache-free-gpu-mem-fraction", "1.5"], "must be in (0, 1]"),
         (["plan", "--gpus", "h100x8"], "name a model"),
         (["plan", "llama-3.1-8b", "--gpus", "a100x1", "--quant", "fp8"], "cannot run fp8"),
+        (["plan", "llama-3.1-8b", "--max-queue-delay-us", "-5"], "-5 is not in the range x>=0"),
+        (["plan", "llama-3.1-8b", "--preprocessing-instances", "0"], "0 is not in the range x>=1"),
+        (["plan", "llama-3.1-8b", "--image", "bad image"], "--image: 'bad image' is not a container image"),
         (["nonsense"], "No such command"),
     ],
 )

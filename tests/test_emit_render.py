@@ -121,3 +121,13 @@ def test_every_catalog_model_renders_parseable_configs(fleet):
         for path, text in render_all(p).items():
             if path.endswith("config.pbtxt"):
                 _parse(text)
+
+
+def test_serving_choices_reach_the_configs():
+    serving = ServingInfo(preprocessing_instances=4, postprocessing_instances=2, max_queue_delay_microseconds=100)
+    files = render_all(plan(serving=serving))
+    pre = _parse(files["model_repository/preprocessing/config.pbtxt"])
+    post = _parse(files["model_repository/postprocessing/config.pbtxt"])
+    trt = _parse(files["model_repository/tensorrt_llm/config.pbtxt"])
+    assert pre.instance_group[0].count == 4 and post.instance_group[0].count == 2
+    assert trt.dynamic_batching.max_queue_delay_microseconds == 100
