@@ -6,9 +6,18 @@ frozen pydantic models; nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+# Upper bounds on architecture sizes. The largest published models are far inside them
+# (126 layers, hidden 18432, vocab 256k, 256 experts); they keep a malformed or hostile
+# config.json from making the memory model and the layout search run for hours.
+Layers = Annotated[int, Field(gt=0, le=4096)]
+Width = Annotated[int, Field(gt=0, le=1 << 20)]
+Count = Annotated[int, Field(gt=0, le=1 << 16)]
+Vocab = Annotated[int, Field(gt=0, le=1 << 24)]
+Positions = Annotated[int, Field(gt=0, le=1 << 30)]
 
 
 class _Frozen(BaseModel):
@@ -16,23 +25,23 @@ class _Frozen(BaseModel):
 
 
 class MoESpec(_Frozen):
-    num_experts: PositiveInt
-    top_k: PositiveInt
-    expert_intermediate_size: PositiveInt
-    shared_experts: int = Field(0, ge=0)
-    shared_intermediate_size: int = Field(0, ge=0)
-    first_k_dense_layers: int = Field(0, ge=0)
+    num_experts: Count
+    top_k: Count
+    expert_intermediate_size: Width
+    shared_experts: int = Field(0, ge=0, le=1 << 16)
+    shared_intermediate_size: int = Field(0, ge=0, le=1 << 20)
+    first_k_dense_layers: int = Field(0, ge=0, le=4096)
     router_bias: bool = False
 
 
 class MLASpec(_Frozen):
     """DeepSeek multi-head latent attention ranks."""
 
-    q_lora_rank: int = Field(0, ge=0)  # 0: no low-rank query path (DeepSeek-V2-Lite)
-    kv_lora_rank: PositiveInt
-    qk_nope_head_dim: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
+    q_lora_rank: int = Field(0, ge=0, le=1 << 20)  # 0: no low-rank query path (DeepSeek-V2-Lite)
+    kv_lora_rank: Width
+    qk_nope_head_dim: Width
+    qk_rope_head_dim: Width
+    v_head_dim: Width
 
 
 class ModelSpec(_Frozen):
@@ -41,14 +50,14 @@ class ModelSpec(_Frozen):
     source: str
     aliases: tuple[str, ...] = ()
     hf_repo: str | None = None
-    num_layers: PositiveInt
-    hidden_size: PositiveInt
-    intermediate_size: PositiveInt
-    num_attention_heads: PositiveInt
-    num_kv_heads: PositiveInt
-    head_dim: PositiveInt
-    vocab_size: PositiveInt
-    max_position_embeddings: PositiveInt
+    num_layers: Layers
+    hidden_size: Width
+    intermediate_size: Width
+    num_attention_heads: Count
+    num_kv_heads: Count
+    head_dim: Width
+    vocab_size: Vocab
+    max_position_embeddings: Positions
     tie_word_embeddings: bool = False
     dtype: Literal["float32", "float16", "bfloat16"] = "bfloat16"
     mlp: Literal["gated", "plain"] = "gated"
@@ -61,7 +70,7 @@ class ModelSpec(_Frozen):
     lm_head_bias: bool = False
     moe: MoESpec | None = None
     mla: MLASpec | None = None
-    mtp_layers: int = Field(0, ge=0)
+    mtp_layers: int = Field(0, ge=0, le=4096)
     params: int | None = Field(None, gt=0)  # published exact total, when known
     params_source: str | None = None
     notes: str | None = None

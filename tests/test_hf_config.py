@@ -106,6 +106,9 @@ def test_falcon_gptj_deepseek(tmp_path):
         (json.dumps({**LLAMA_8B, "num_key_value_heads": 7}), "multiple of"),
         (json.dumps({k: v for k, v in LLAMA_8B.items() if k != "hidden_size"}), "lacks hidden_size"),
         (json.dumps({**LLAMA_8B, "hidden_size": "big"}), "hidden_size"),
+        # sizes no model has would make the planner spin for hours: refused up front
+        (json.dumps({**LLAMA_8B, "num_hidden_layers": 10**9}), "num_layers: Input should be less than or equal"),
+        (json.dumps({**LLAMA_8B, "vocab_size": 10**12}), "vocab_size: Input should be less than or equal"),
     ],
 )
 def test_malformed_config(tmp_path, content, needle):
