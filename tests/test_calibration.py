@@ -35,3 +35,33 @@ def test_llama8b_kv_bytes_per_token_within_half_percent():
     model = catalog.get_model("llama-3.1-8b")
     got = kv_bytes_per_token(model, 32, 1, "bf16")
     assert abs(got - measured) / measured < 0.005
+
+
+# TensorRT-LLM docs, reference/memory.md, example log (../shared/calibration.md): an engine of
+# 6695 MiB whose KV cache holds 259,840 tokens of 64-token blocks in 63.44 GiB, i.e. 256 B per
+# token: a Llama-2-7B-shaped model (32 layers × 32 KV heads × 128) with fp8 weights and fp8 KV
+# cache. The build settings are not in the log; trtllm-build's defaults (max_batch_size 2048,
+# max_num_tokens 8192) are assumed. Llama-2-7B's config.json: hidden 4096, intermediate 11008,
+# vocab 32000, untied embeddings.
+LLAMA2_7B = {
+    "model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096,
+    "tie_word_embeddings": False, "torch_dtype": "float16",
+}
+
+
+def test_trtllm_doc_example_end_to_end(tmp_path):
+    import json
+
+    from planner.api import make_plan
+
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA2_7B))
+    plan = make_plan(model_path=str(tmp_path), gpus="h100", quant="fp8", kv_cache_dtype="fp8",
+                     max_batch_size=2048, max_input_len=1024, max_output_len=1024, max_num_tokens=8192,
+                     tokens_per_block=64)
+    (stage,) = plan.memory.per_gpu
+    assert abs(stage.weights_bytes / (6695 << 20) - 1) < 0.02  # "Loaded engine size: 6695 MiB"
+    assert plan.kv_cache.bytes_per_token_per_gpu == 2 * 32 * 32 * 128 * 1
+    assert abs(plan.kv_cache.max_tokens / 259_840 - 1) < 0.01  # "... paged KV cache (259840)"
+    # "Allocated 1134.01 MiB for execution context memory": the estimate is within 10%
+    assert abs(stage.activation_bytes / (1134.01 * (1 << 20)) - 1) < 0.10
