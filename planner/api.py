@@ -7,8 +7,6 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from planner import catalog, tensors
 from planner.errors import InputError
 from planner.fleet import parse_fleet
@@ -25,7 +23,6 @@ from planner.plan import (
     QuantInfo,
     Rejection,
     RuntimeInfo,
-    StageMemory,
     TargetInfo,
     WorkloadInfo,
 )
@@ -266,7 +263,7 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
         reps, nodes_per = replicas(fleet, shown.gpus) if chosen else (0, -(-shown.gpus // fleet.gpus_per_node))
         layout = LayoutInfo(tp=shown.tp, pp=shown.pp, gpus_per_replica=shown.gpus, replicas=reps,
                             nodes_per_replica=nodes_per, layers_per_stage=[s.layers for s in shown.stages])
-        per_gpu = [StageMemory(**asdict(s)) for s in shown.stages]
+        per_gpu = list(shown.stages)
         per_seq = blocks_per_sequence(workload, runtime)
         min_blocks = min(s.kv_blocks for s in shown.stages)
         kv = KVCacheInfo(

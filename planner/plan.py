@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from planner.memory import StageMemory  # a frozen dataclass; pydantic validates and serialises it
 from planner.serving import ServingInfo
 
 SCHEMA_VERSION = 1
@@ -87,24 +88,6 @@ class LayoutInfo(_Model):
     replicas: int
     nodes_per_replica: int = 1
     layers_per_stage: list[int]
-
-
-class StageMemory(_Model):
-    """Memory of one GPU in pipeline stage `pp_stage` (ranks of one stage are alike under TP)."""
-
-    pp_stage: int
-    layers: int
-    first_layer: int
-    weights_bytes: int
-    kv_cache_bytes: int
-    activation_bytes: int
-    overhead_bytes: int
-    total_bytes: int
-    capacity_bytes: int
-    free_bytes: int  # left after static memory, before the KV pool takes its fraction
-    kv_bytes_per_token: int
-    kv_blocks: int
-    kv_tokens: int
 
 
 class MemoryInfo(_Model):
