@@ -7,14 +7,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError
 from planner.specs import GpuSpec, ModelSpec
+from planner.yamlio import load_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -25,7 +24,7 @@ def normalize(name: str) -> str:
 
 def _load(filename: str, key: str, cls: type[T]) -> tuple[T, ...]:
     with open(DATA_DIR / filename, encoding="utf-8") as fh:
-        raw = yaml.load(fh, Loader=_Loader)
+        raw = load_yaml(fh)
     try:
         return tuple(cls.model_validate(entry) for entry in raw[key])
     except ValidationError as exc:  # a broken catalog is a bug, not user input

@@ -24,8 +24,10 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
         return value
     import yaml
 
+    from planner.yamlio import load_yaml
+
     try:
-        raw = yaml.safe_load(Path(value).read_text(encoding="utf-8"))
+        raw = load_yaml(Path(value).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"config file {value!r} does not exist") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
 from planner.catalog import get_gpu
 from planner.errors import InputError
 from planner.specs import Fleet
+from planner.yamlio import load_yaml
 
 _FLEET_RE = re.compile(r"^(?:(?P<nodes>\d+)\s*x\s*)?(?P<gpu>.+?)(?:\s*x\s*(?P<count>\d+))?$", re.IGNORECASE)
 
@@ -42,7 +43,7 @@ def parse_fleet(text: str) -> Fleet:
 
 def load_fleet_file(path: Path) -> Fleet:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"fleet file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

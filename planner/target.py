@@ -14,10 +14,10 @@ import functools
 from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.errors import InputError
+from planner.yamlio import load_yaml
 
 DEFAULT_TRTLLM_VERSION = "0.19.0"
 
@@ -157,7 +157,7 @@ def load_profile(version: str = DEFAULT_TRTLLM_VERSION) -> Profile:
             f"unknown TensorRT-LLM version {version!r}; available: {', '.join(versions)}"
         )
     text = _data_dir().joinpath(f"{version}.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     try:
         return Profile.model_validate(data)
     except ValueError as exc:  # a broken data file is a bug in the package, not user input
