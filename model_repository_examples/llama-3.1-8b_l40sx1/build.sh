@@ -22,7 +22,7 @@ if [ ! -d "$HF_MODEL_DIR" ]; then
   exit 1
 fi
 
-# 1. Hugging Face weights -> TensorRT-LLM checkpoint (one file per rank, 1 ranks: TP 1 x PP 1)
+# 1. Hugging Face weights -> TensorRT-LLM checkpoint (one file per rank, 1 rank: TP 1 x PP 1)
 python3 "$TRTLLM_DIR/examples/models/core/llama/convert_checkpoint.py" \
     --model_dir "$HF_MODEL_DIR" \
     --output_dir "$CHECKPOINT_DIR" \
