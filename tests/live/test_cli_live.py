@@ -48,6 +48,16 @@ def test_smoke_table_output(stream_server):
     assert "grpc-stream" in result.stdout and "TTFT" in result.stdout
 
 
+def test_smoke_shows_a_progress_bar_on_a_terminal(plain_server):
+    # rich draws on a terminal only; these make it treat the captured stderr as one
+    terminal = {"FORCE_COLOR": "1", "TTY_INTERACTIVE": "1"}
+    shown = planner("smoke", "--url", plain_server.url("http"), "--requests", 4, env=terminal)
+    assert shown.returncode == 0, shown.stderr
+    assert "sending requests" in shown.stderr and "━" in shown.stderr  # the bar itself
+    quiet = planner("smoke", "--url", plain_server.url("http"), "--requests", 4, "--format", "json", env=terminal)
+    assert quiet.returncode == 0 and "sending requests" not in quiet.stderr  # pipelines get JSON only
+
+
 def test_smoke_plan_mismatch_exits_4(plain_server, tmp_path):
     directory = make_deployment(tmp_path / "out", decoupled=False, max_batch_size=16)
     result = planner("smoke", "--url", plain_server.url("http"), "--protocol", "http", "--plan",
