@@ -71,7 +71,8 @@ class WorkloadInfo(_Model):
 
 class TargetInfo(_Model):
     trtllm_version: str
-    flow: str = "engine"
+    flow: str = "engine"  # "engine" (trtllm-build) or "pytorch" (LLM API)
+    flow_reason: str | None = None  # why this flow, when the planner chose it
 
 
 class RuntimeInfo(_Model):
@@ -88,6 +89,40 @@ class LayoutInfo(_Model):
     replicas: int
     nodes_per_replica: int = 1
     layers_per_stage: list[int]
+    idle_gpus: int = 0  # GPUs of the fleet no replica uses
+    ep: int = 1  # MoE expert parallelism inside the TP group
+    attention_dp: bool = False  # PyTorch flow: attention data parallelism
+
+
+class PerformanceInfo(_Model):
+    """Speed of one replica at its operating point (see the performance model)."""
+
+    ttft_ms: float
+    tpot_ms: float
+    concurrency: int  # sequences decoding at once
+    output_tokens_per_s: float  # one replica
+    output_tokens_per_s_per_gpu: float
+    fleet_output_tokens_per_s: float
+    requests_per_s: float
+    backend: str  # which model produced the figures
+
+
+class CandidateInfo(_Model):
+    tp: int
+    pp: int
+    replicas: int
+    idle_gpus: int
+    ep: int = 1
+    attention_dp: bool = False
+    memory: dict[str, Any] = {}  # summary: weights, KV pool and total bytes of the fullest GPU
+    performance: PerformanceInfo | None = None
+
+
+class SizingInfo(_Model):
+    request_rate: float
+    replicas_needed: int
+    gpus_needed: int
+    meets_slo: bool
 
 
 class MemoryInfo(_Model):
@@ -146,6 +181,10 @@ class Plan(_Model):
     kv_cache: KVCacheInfo | None
     rejected: list[Rejection]
     advice: list[str] = []  # what would fit, when nothing does
+    objective: str = "min-gpus"
+    performance: PerformanceInfo | None = None
+    candidates: list[CandidateInfo] = []
+    sizing: SizingInfo | None = None
     request: PlanRequest | None = None
 
     def to_dict(self) -> dict[str, Any]:

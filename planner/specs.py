@@ -101,6 +101,20 @@ class GpuSpec(_Frozen):
     tdp_w: float | None = None
     source: str
     notes: str | None = None
+    # What the performance model reads. Each figure carries its source in gpus.yaml.
+    # dense_tflops: tensor-core peak without sparsity, per precision key of `precisions`
+    # (fp32 means TF32 tensor cores; fp4 is NVFP4 on Blackwell).
+    dense_tflops: dict[str, float] = {}
+    # Per-GPU, per-direction link bandwidths in GB/s and one-way latencies in microseconds.
+    nvlink_gb_s: float | None = None  # None: no NVLink between the node's GPUs
+    pcie_gb_s: float | None = None  # host link, also the GPU-to-GPU path without NVLink
+    network_gb_s: float | None = None  # scale-out NIC bandwidth per GPU in the reference system
+    nvlink_latency_us: float | None = None
+    pcie_latency_us: float | None = None
+    network_latency_us: float | None = None
+    # What cudaMemGetInfo reports as total where a public log shows it (less than nvidia-smi's).
+    cuda_total_bytes: int | None = None
+    unified_memory: bool = False  # CPU and GPU share one memory (GB10): see notes for what the runtime may take
 
     @property
     def cc(self) -> tuple[int, int]:
@@ -146,3 +160,4 @@ class RuntimeProfile(_Frozen):
     tokens_per_block: PositiveInt = 32
     max_tokens_in_paged_kv_cache: PositiveInt | None = None
     use_parallel_embedding: bool = False
+    flow: Literal["engine", "pytorch"] = "engine"
