@@ -11,8 +11,9 @@ from planner import catalog, tensors
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import Candidate, blocks_per_sequence, evaluate, replicas, search, structural_reason
-from planner.memory import layout_memory
+from planner.memory import embedding_placement, layout_memory
 from planner.plan import (
+    EmbeddingInfo,
     FleetInfo,
     KVCacheInfo,
     LayoutInfo,
@@ -211,6 +212,12 @@ def make_plan(
 
 
 
+def _embedding_info(runtime: RuntimeProfile, quant: str, kv_dtype: str) -> EmbeddingInfo:
+    place = embedding_placement(runtime, quant, kv_dtype)
+    return EmbeddingInfo(path=place.path, placement="sharded" if place.sharded else "replicated",
+                         source=place.source)
+
+
 def _closest(rejected: list[Candidate], spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet,
              workload: Workload, runtime: RuntimeProfile) -> Candidate | None:
     """The rejected layout nearest to fitting (least memory short, then most KV), with every stage."""
@@ -293,7 +300,7 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
         serving=serving or ServingInfo(),
         fits=chosen is not None,
         layout=layout,
-        memory=MemoryInfo(per_gpu=per_gpu),
+        memory=MemoryInfo(per_gpu=per_gpu, embedding=_embedding_info(runtime, quant, kv_dtype)),
         kv_cache=kv,
         rejected=[Rejection(tp=c.tp, pp=c.pp, reason=c.reason or "does not fit") for c in rejected],
         advice=advice,
