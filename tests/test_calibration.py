@@ -223,6 +223,24 @@ def test_embedding_placement_recorded_and_used(quant, kv, parallel, path, placem
     assert plan.memory.per_gpu[0].weights_bytes == weights
 
 
+# --- fp32 ---------------------------------------------------------------------------------------------
+def test_fp32_kv_cache_follows_the_model_dtype():
+    from planner.api import make_plan
+    from planner.errors import InputError
+
+    # Measured: 262,163 bytes per token for Llama-3.1-8B in fp32 (issue 12)
+    plan = make_plan("llama-3.1-8b", "h100", quant="fp32", max_batch_size=1, max_input_len=512, max_output_len=512)
+    assert plan.quantization.kv_cache == "fp32"
+    assert within(plan.kv_cache.bytes_per_token_per_gpu, 262_163, 0.001)
+    explicit = make_plan("llama-3.1-8b", "h100", quant="fp32", kv_cache_dtype="fp32", max_batch_size=1,
+                         max_input_len=512, max_output_len=512)
+    assert explicit.kv_cache.bytes_per_token_per_gpu == plan.kv_cache.bytes_per_token_per_gpu
+    with pytest.raises(InputError, match="model's dtype"):
+        make_plan("llama-3.1-8b", "h100", quant="bf16", kv_cache_dtype="fp32")
+    with pytest.raises(InputError, match="model's dtype"):
+        make_plan("llama-3.1-8b", "h100", quant="fp32", kv_cache_dtype="fp16")
+
+
 # --- PyTorch flow -------------------------------------------------------------------------------------
 # TensorRT-LLM 0.20.0, PyTorch backend through trtllm-bench, nvidia/Llama-3.1-8B-Instruct-FP8 (FP8 weights,
 # FP8 KV cache), one H100 80GB whose CUDA total is 79.18 GiB, tokens_per_block 32; the logs print
