@@ -63,7 +63,7 @@ def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: F
 def _group_reason(model: ModelSpec, weights: str, tp: int) -> str | None:
     """Group-wise schemes need each rank's slice of a row-parallel input to hold whole groups."""
     scheme = SCHEMES[weights]
-    group = scheme.group_size or scheme.block_size
+    group = scheme.tp_alignment
     if not group:
         return None
     row_inputs = {"attention output": model.num_attention_heads * model.head_dim}

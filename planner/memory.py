@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from planner import tensors
+from planner import kvcache, tensors
 from planner.quant import DTYPE_BYTES, SCHEMES, activation_dtype, linear_bytes
 from planner.specs import GpuSpec, ModelSpec, RuntimeProfile, Workload
 
@@ -78,22 +78,19 @@ def layers_per_stage(num_layers: int, pp: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(pp)]
 
 
-def kv_bytes_per_token(model: ModelSpec, layers: int, tp: int, kv_dtype: str) -> int:
-    """KV cache bytes one token costs on one rank of a stage holding `layers` layers."""
-    nbytes = DTYPE_BYTES[kv_dtype]
-    if model.mla:
-        # MLA caches the compressed latent plus the decoupled RoPE key, once (no K/V pair).
-        return layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * nbytes
-    return 2 * layers * tensors.kv_heads_per_rank(model, tp) * model.head_dim * nbytes
+def kv_bytes_per_token(model: ModelSpec, layers: int, tp: int, kv_dtype: str, first_layer: int = 0,
+                       seq_len: int | None = None, windowed: bool = False) -> int:
+    """KV cache bytes one token costs on one rank of a stage holding `layers` layers
+    (per-layer shapes and sliding windows: planner.kvcache)."""
+    return kvcache.kv_bytes_per_token(model, layers, tp, kv_dtype, first_layer, seq_len, windowed)
 
 
 @lru_cache(maxsize=4096)
-def _layer_bytes(model: ModelSpec, weights: str, tp: int, moe_layer: bool) -> int:
-    """Bytes of one decoder layer on one rank (every dense layer alike, every MoE layer alike)."""
+def _layer_bytes(model: ModelSpec, weights: str, tp: int, layer: int) -> int:
+    """Bytes of decoder layer `layer` on one rank (layers of one tensors.layer_groups group are alike)."""
     scheme = SCHEMES[weights]
     act = DTYPE_BYTES[activation_dtype(weights, model.dtype)]
-    first_moe = model.moe.first_k_dense_layers if model.moe else model.num_layers
-    lt = tensors.layer_tensors(model, first_moe if moe_layer else 0, tp)
+    lt = tensors.layer_tensors(model, layer, tp)
     return lt.plain * act + sum(
         linear_bytes(scheme, lin.in_features, lin.out_features, act) * lin.count for lin in lt.linears
     )
@@ -104,12 +101,10 @@ def stage_weight_bytes(
     is_first: bool, is_last: bool, parallel_embedding: bool = False,
 ) -> int:
     act = DTYPE_BYTES[activation_dtype(weights, model.dtype)]
-    dense = _dense_layers(model, first_layer, layers)
-    total = dense * _layer_bytes(model, weights, tp, False)
-    if layers - dense:
-        total += (layers - dense) * _layer_bytes(model, weights, tp, True)
+    groups = tensors.layer_groups(model, first_layer, layers)
+    total = sum(n * _layer_bytes(model, weights, tp, rep) for rep, n in groups)
     if is_first:
-        total += tensors.embedding_params(model, tp, parallel_embedding) * act
+        total += (tensors.embedding_params(model, tp, parallel_embedding) + tensors.encoder_params(model)) * act
     if is_last:
         total += (tensors.lm_head_params(model, tp) + tensors.final_norm_params(model)) * act
     return total
@@ -136,7 +131,7 @@ def activation_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload
         moe = model.moe
         expert = moe.top_k * -(-moe.expert_intermediate_size // tp)
         shared = -(-moe.shared_experts * moe.shared_intermediate_size // tp)
-        inter = max(inter if moe.first_k_dense_layers else 0, expert + shared)
+        inter = max(inter if tensors.has_dense_layers(model) else 0, expert + shared)
     mlp_width = 3 * inter if model.mlp == "gated" else 2 * inter
     per_token = (4 * h + qkv + mlp_width) * act
     logits = 0
@@ -164,11 +159,6 @@ def kv_pool(free_bytes: int, bytes_per_token: int, runtime: RuntimeProfile) -> t
     return max_tokens, -(-max_tokens // runtime.tokens_per_block)
 
 
-def _dense_layers(model: ModelSpec, first_layer: int, layers: int) -> int:
-    dense_end = model.moe.first_k_dense_layers if model.moe else model.num_layers
-    return max(0, min(first_layer + layers, dense_end) - first_layer)
-
-
 def _stage(
     model: ModelSpec, weights: str, kv_dtype: str, tp: int, stage: int, first_layer: int, layers: int,
     is_first: bool, is_last: bool, workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile, costs: RuntimeCosts,
@@ -178,7 +168,8 @@ def _stage(
     a = activation_bytes(model, weights, tp, workload, is_last)
     o = overhead_bytes(tp, costs)
     free = gpu.memory_bytes - w - a - o
-    bpt = kv_bytes_per_token(model, layers, tp, kv_dtype)
+    bpt = kv_bytes_per_token(model, layers, tp, kv_dtype, first_layer, workload.max_seq_len,
+                             windowed=runtime.flow == "pytorch")
     _, blocks = kv_pool(free, bpt, runtime)
     kv = blocks * runtime.tokens_per_block * bpt
     return StageMemory(
@@ -209,7 +200,7 @@ def layout_memory(
     alike: dict[tuple[int, int, bool, bool], StageMemory] = {}
     first_layer = 0
     for stage, layers in enumerate(layers_per_stage(model.num_layers, pp)):
-        key = (layers, _dense_layers(model, first_layer, layers), stage == 0, stage == pp - 1)
+        key = (layers, tensors.layer_groups(model, first_layer, layers), stage == 0, stage == pp - 1)
         if key in alike:  # stages with the same shape have the same memory
             mem = replace(alike[key], pp_stage=stage, first_layer=first_layer)
         else:
