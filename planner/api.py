@@ -116,7 +116,7 @@ def _model_info(model: ModelSpec) -> ModelInfo:
         tie_word_embeddings=model.tie_word_embeddings, moe_experts=model.moe.num_experts if model.moe else 0,
         mla=model.mla is not None, attention_pattern=list(model.attention_pattern),
         sliding_window=model.sliding_window, attention_chunk_size=model.attention_chunk_size,
-        encoder_params=model.encoder_params,
+        encoder_params=model.encoder_params, checkpoint_size_gib=model.checkpoint_size_gib,
     )
 
 

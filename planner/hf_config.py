@@ -461,4 +461,6 @@ def load_local_model(path_text: str) -> tuple[ModelSpec, int | None]:
         spec = spec.model_copy(update={"checkpoint_quant": quant})
     files = _weight_files(path if path != config_path else path.parent)
     params = safetensors_params(files) if files else None
+    if files:  # the weight files' size, shown beside the weight bytes the plan computes
+        spec = spec.model_copy(update={"checkpoint_size_gib": round(sum(f.stat().st_size for f in files) / 2**30, 2)})
     return spec, params

@@ -44,6 +44,7 @@ class ModelInfo(_Model):
     sliding_window: int | None = None
     attention_chunk_size: int | None = None
     encoder_params: int = 0  # vision tower and projector of a multimodal checkpoint
+    checkpoint_size_gib: float | None = None  # the checkpoint's weight files, where known
 
 
 class FleetInfo(_Model):

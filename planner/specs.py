@@ -112,6 +112,9 @@ class ModelSpec(_Frozen):
     # (vision tower and projector of a multimodal checkpoint); counted on the first stage.
     encoder_params: int = Field(0, ge=0)
     checkpoint_quant: CheckpointQuant | None = None
+    # Size of the published checkpoint's weight files in GiB (model card or safetensors files),
+    # shown beside the weight bytes the plan computes.
+    checkpoint_size_gib: float | None = Field(None, gt=0)
     params: int | None = Field(None, gt=0)  # published exact total, when known
     params_source: str | None = None
     notes: str | None = None
