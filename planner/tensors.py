@@ -68,8 +68,9 @@ def kv_elements_per_token(model: ModelSpec, layer: int, tp: int) -> int:
 
     Keys and values per KV head, split by TP (replicated beyond the KV head count); MLA caches
     one compressed latent plus the decoupled RoPE key, whole on every rank (TensorRT-LLM's MLA
-    keeps the latent unsplit under attention TP). Gemma 4's k_eq_v layers still cache V apart
-    from K (V is normed separately), so they count both.
+    keeps the latent unsplit under attention TP). Gemma 4's k_eq_v layers are counted with K
+    and V too: the runtime's self-attention pools store both (KV factor 2; only a K-only cache
+    type stores one, WindowBlockManager in kvCacheManager.cpp).
     """
     if model.mla:
         return model.mla.kv_lora_rank + model.mla.qk_rope_head_dim
