@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner import tensors
 from planner.memory import GIB, StageMemory, layout_memory
 from planner.quant import SCHEMES
 from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
@@ -69,7 +70,7 @@ def _group_reason(model: ModelSpec, weights: str, tp: int) -> str | None:
     row_inputs = {"attention output": model.num_attention_heads * model.head_dim}
     if model.mla:
         row_inputs["attention output"] = model.num_attention_heads * model.mla.v_head_dim
-    if not model.moe or model.moe.first_k_dense_layers:
+    if not model.moe or tensors.has_dense_layers(model):
         row_inputs["MLP down projection"] = model.intermediate_size
     if model.moe:
         row_inputs["expert down projection"] = model.moe.expert_intermediate_size
@@ -86,6 +87,11 @@ def memory_reason(stages: list[StageMemory], workload: Workload, runtime: Runtim
             return (f"static memory of stage {s.pp_stage} (weights {s.weights_bytes / GIB:.2f} GiB + activations "
                     f"{s.activation_bytes / GIB:.2f} GiB + overhead {s.overhead_bytes / GIB:.2f} GiB) exceeds the "
                     f"{s.capacity_bytes / GIB:.2f} GiB GPU by {-s.free_bytes / GIB:.2f} GiB")
+        left = s.free_bytes - s.kv_cache_bytes
+        if s.cuda_graph_bytes > left:  # PyTorch flow: graphs are captured after the KV pool is allocated
+            return (f"CUDA graphs of stage {s.pp_stage} need {s.cuda_graph_bytes / GIB:.2f} GiB but the KV pool "
+                    f"leaves {max(left, 0) / GIB:.2f} GiB ({1 - runtime.kv_cache_free_gpu_mem_fraction:.0%} of the "
+                    f"free memory); lower the KV fraction or the CUDA graph batch sizes")
     need_blocks = workload.max_batch_size * workload.max_beam_width * blocks_per_sequence(workload, runtime)
     worst = min(stages, key=lambda s: s.kv_blocks)
     if worst.kv_blocks < need_blocks:
