@@ -29,7 +29,7 @@ from planner.specs import CheckpointQuant
 QUANT_ALGOS = {
     "FP8": "fp8", "FP8_PER_CHANNEL_PER_TOKEN": "fp8", "FP8_BLOCK_SCALES": "fp8_block", "NVFP4": "nvfp4",
     "W4A16_AWQ": "int4_awq", "W4A8_AWQ": "w4a8_awq", "W4A16_GPTQ": "int4_gptq", "W8A8_SQ_PER_CHANNEL": "int8_sq",
-    "W4A16": "int4_wo", "W8A16": "int8_wo", "W4A16_MXFP4": "mxfp4", "W4A8_MXFP4_FP8": "mxfp4",
+    "W4A16": "int4_wo", "W8A16": "int8_wo", "W8A16_GPTQ": "int8_wo", "W4A16_MXFP4": "mxfp4", "W4A8_MXFP4_FP8": "mxfp4",
     "W4A8_MXFP4_MXFP8": "mxfp4",
 }
 KV_ALGOS = {"FP8": "fp8", "INT8": "int8"}
