@@ -286,7 +286,9 @@ def _gemma3(cfg: dict[str, Any]) -> dict[str, Any]:
 def _gemma4(cfg: dict[str, Any]) -> dict[str, Any]:
     # Gemma4TextConfig (transformers models/gemma4/configuration_gemma4.py): layer_types (default 5
     # sliding : 1 full, last layer forced full); full-attention layers use global_head_dim and, with
-    # attention_k_eq_v, num_global_key_value_heads and no separate value projection.
+    # attention_k_eq_v, num_global_key_value_heads and no separate value projection. Each decoder
+    # layer also holds one learned `layer_scalar` that scales its output; the value norm has no
+    # weight. Not checked against a published total: no catalog entry.
     text = _text(cfg)
     for key, what in (("hidden_size_per_layer_input", "per-layer input embeddings"),
                       ("num_kv_shared_layers", "KV shared across layers"), ("enable_moe_block", "MoE blocks"),
@@ -305,7 +307,8 @@ def _gemma4(cfg: dict[str, Any]) -> dict[str, Any]:
             "tie_word_embeddings": bool(text.get("tie_word_embeddings", True)), "qkv_bias": bias, "o_bias": bias,
             "attention_pattern": _kinds(types, base["num_layers"], "layer_types"),
             "sliding_window": text.get("sliding_window") or 512, "full_head_dim": text.get("global_head_dim") or 512,
-            "full_kv_heads": text.get("num_global_key_value_heads") if k_eq_v else None, "full_k_eq_v": k_eq_v}
+            "full_kv_heads": text.get("num_global_key_value_heads") if k_eq_v else None, "full_k_eq_v": k_eq_v,
+            "scalars_per_layer": 1}
 
 
 def _glm4_moe(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,7 @@ class ModelSpec(_Frozen):
     full_head_dim: int | None = Field(None, gt=0, le=1 << 20)
     full_kv_heads: int | None = Field(None, gt=0, le=1 << 16)
     full_k_eq_v: bool = False  # Gemma 4: full-attention keys double as values (no v_proj)
+    scalars_per_layer: int = Field(0, ge=0, le=64)  # learned scalars per decoder layer (Gemma 4's layer_scalar)
     # Parameters outside the text decoder that the checkpoint holds and the served model loads
     # (vision tower and projector of a multimodal checkpoint); counted on the first stage.
     encoder_params: int = Field(0, ge=0)

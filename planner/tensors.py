@@ -134,7 +134,7 @@ def layer_tensors(model: ModelSpec, layer: int, tp: int) -> LayerTensors:
     counted with the plain parameters, which stay in the activation dtype.
     """
     linears, plain = _attention(model, layer, tp)
-    plain += model.norms_per_layer * _norm_params(model, model.hidden_size)
+    plain += model.norms_per_layer * _norm_params(model, model.hidden_size) + model.scalars_per_layer
     moe = model.moe
     if moe is None or not model.is_moe_layer(layer):
         mlp_lin, mlp_plain = _mlp(model, model.intermediate_size, tp)

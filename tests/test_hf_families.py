@@ -120,7 +120,7 @@ def test_gemma3_text_only_checkpoint_has_no_vision_tower(tmp_path):
 
 def test_gemma4_dense_counted_by_hand(tmp_path):
     # 6 layers: 0-4 sliding (head_dim 16, 2 KV heads), 5 full (global_head_dim 32, attention_k_eq_v:
-    # 1 KV head and no v_proj); q/k norms and four norms per layer; tied embeddings.
+    # 1 KV head and no v_proj); q/k norms, four norms and one layer_scalar per layer; tied embeddings.
     cfg = {"architectures": ["Gemma4ForConditionalGeneration"], "model_type": "gemma4", "dtype": "bfloat16",
            "text_config": {"model_type": "gemma4_text", "hidden_size": 64, "num_hidden_layers": 6,
                            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
@@ -128,10 +128,10 @@ def test_gemma4_dense_counted_by_hand(tmp_path):
                            "intermediate_size": 128, "vocab_size": 100, "hidden_size_per_layer_input": 0,
                            "num_kv_shared_layers": 0, "enable_moe_block": False, "sliding_window": 8}}
     spec = _load(tmp_path, cfg)
-    sliding = (64 * 64 + 2 * 64 * 32 + 64 * 64) + 2 * 16 + 4 * 64 + 3 * 64 * 128
-    full = (64 * 128 + 64 * 32 + 128 * 64) + 2 * 32 + 4 * 64 + 3 * 64 * 128
+    sliding = (64 * 64 + 2 * 64 * 32 + 64 * 64) + 2 * 16 + 4 * 64 + 1 + 3 * 64 * 128
+    full = (64 * 128 + 64 * 32 + 128 * 64) + 2 * 32 + 4 * 64 + 1 + 3 * 64 * 128
     assert spec.attention_pattern == ("sliding",) * 5 + ("full",)
-    assert tensors.total_params(spec) == 5 * sliding + full + 100 * 64 + 64 == 235_552
+    assert tensors.total_params(spec) == 5 * sliding + full + 100 * 64 + 64 == 235_558
     assert tensors.kv_elements_per_token(spec, 0, 1) == 2 * 2 * 16
     assert tensors.kv_elements_per_token(spec, 5, 1) == 2 * 1 * 32
     for key in ("hidden_size_per_layer_input", "num_kv_shared_layers", "enable_moe_block"):
