@@ -81,7 +81,9 @@ SCHEMES: dict[str, Scheme] = {
                        "kernels); Blackwell (SM100/SM103): MXFP8 activations x MXFP4 weights, MoE backend "
                        "TRTLLM. Source: TensorRT-LLM docs, deployment-guide/deployment-guide-for-gpt-oss-on-"
                        "trtllm.md, 'MoE Backend Support Matrix' (H200 BF16 x MXFP4 TRITON; B200/GB200/B300/GB300 "
-                       "MXFP8 x MXFP4 TRTLLM). Ampere and Ada have no MXFP4 path in TensorRT-LLM."),
+                       "MXFP8 x MXFP4 TRTLLM) and examples/models/core/gpt_oss/README.md @ d513eeaf (the GPU "
+                       "catalog's notes say which kernels each GPU uses). Ampere and Ada have no MXFP4 path "
+                       "in TensorRT-LLM."),
         Scheme("fp8_block", 8, (9, 0), "fp8", tile=128,
                description="FP8 (e4m3) weights, one fp32 scale per 128x128 block, activations scaled "
                            "per 1x128 group at run time (DeepSeek-V3/R1, Kimi K2, Qwen3 -FP8 checkpoints)",
