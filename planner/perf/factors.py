@@ -25,6 +25,8 @@ class Factors:
     step_overhead_us: float
     per_sequence_step_us: float
     activation_bytes_per_token_per_layer: float
+    moe_gemm_efficiency: float
+    request_overhead_ms: float
 
 
 @lru_cache(maxsize=1)

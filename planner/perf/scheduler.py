@@ -107,5 +107,6 @@ def at_rate(rep: Replica, rate: float, max_concurrency: float, isl: int, osl: in
             hi = mid
     p = operating_point(rep, hi, isl, osl, max_num_tokens)
     # An arrival waits on average half an iteration for the next one to start.
-    wait = p.tpot_s / 2
+    # and spends a fixed time in the serving path (tokenizing, ensemble, response) before its first token.
+    wait = p.tpot_s / 2 + rep.factors.request_overhead_ms * 1e-3
     return Point(p.concurrency, p.ttft_s + wait, p.tpot_s, rate * osl, p.prefill_iterations, _osl=osl), True

@@ -156,7 +156,8 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
         lin = _roofline(s.fixed_bytes, 2 * s.fixed_params * n, bw, gemm) + 2 * lat
         if s.experts:
             hit = active_experts(s.experts, s.top_k, n)
-            lin += _roofline(hit * s.expert_bytes, 2 * s.expert_params * s.top_k * n, bw, gemm) + lat
+            moe = f.moe_gemm_efficiency
+            lin += _roofline(hit * s.expert_bytes, 2 * s.expert_params * s.top_k * n, bw * moe, gemm * moe) + lat
         dec = _roofline(batch.decode * batch.context * s.kv_bytes,
                         batch.decode * batch.context * s.decode_attn_flops, bw, attn_peak)
         pre = batch.prefill * batch.prompt_len / 2 * s.prefill_attn_flops / attn_peak
