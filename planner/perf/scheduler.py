@@ -75,19 +75,21 @@ def operating_point(rep: Replica, concurrency: float, isl: int, osl: int, max_nu
     m = max(1, min(rep.pp, math.ceil(c)))
     b = c / m
     context = isl + osl / 2
-    room = max(max_num_tokens - b, 1.0)  # prompt tokens an iteration can take beside the decode tokens
-    arrivals = b / osl  # prompts admitted per iteration in the steady state
+    # Prompts and decode tokens share the max_num_tokens budget in the ratio isl : osl in the steady
+    # state, so at most budget × osl / (isl + osl) sequences can be decoding; the rest wait for prefill.
+    decoding = min(b, max_num_tokens * osl / (isl + osl))
+    room = max(max_num_tokens - decoding, 1.0)  # prompt tokens an iteration can take beside the decode tokens
+    arrivals = decoding / osl  # prompts admitted per iteration in the steady state
     per_iter = min(room, max(min(isl, room), arrivals * isl))
-    prefill_iters = b * isl / per_iter
+    prefill_iters = decoding * isl / per_iter
     decode_iters = max(0.0, osl - prefill_iters)
-    decoding = b * min(1.0, osl / prefill_iters)
     mixed = round_s(rep, Batch(decoding, context, per_iter, isl), m)
-    plain = round_s(rep, Batch(b, context), m) if decode_iters else 0.0
+    plain = round_s(rep, Batch(decoding, context), m) if decode_iters else 0.0
     cycle = prefill_iters * mixed + decode_iters * plain
-    tpot = cycle / osl
+    tpot = cycle / osl * (b / decoding)
     # A prompt's own chunks: ceil(isl / room) iterations, each as long as a mixed iteration.
     ttft = max(1.0, isl / room) * round_s(rep, Batch(decoding, context, min(isl, room), isl), m)
-    return Point(c, ttft, tpot, m * b * osl / cycle, prefill_iters, _osl=osl)
+    return Point(c, ttft, tpot, m * decoding * osl / cycle, prefill_iters, _osl=osl)
 
 
 def at_rate(rep: Replica, rate: float, max_concurrency: float, isl: int, osl: int,
