@@ -255,7 +255,14 @@ def _check_objective(objective: str, ttft_ms: float | None, tpot_ms: float | Non
 def _options(ask: Ask, tp: int | None, pp: int | None) -> list[Option]:
     """Every layout to weigh, in order of GPU count then TP: all of them, or those with the forced sizes."""
     if tp is None and pp is None:
-        return [assess(ask, t, p) for t, p in layout_pairs(ask.model, ask.fleet)]
+        # Layouts that tile the fleet come first for every objective; the others are weighed only
+        # when none of those fits (which also halves the work of a plan).
+        every = layout_pairs(ask.model, ask.fleet)
+        tiling = {pair for pair in every if fleet_share(ask.fleet, pair[0] * pair[1])[1] == 0}
+        weighed = {pair: assess(ask, *pair) for pair in every if pair in tiling}
+        if not any(o.cand.fits for o in weighed.values()):
+            weighed.update({pair: assess(ask, *pair) for pair in every if pair not in tiling})
+        return [weighed[pair] for pair in every if pair in weighed]
     forced = _forced_pairs(ask, tp, pp)
     out = []
     for t, p in forced:  # a forced layout stops at the first that fits, as it always has
@@ -279,7 +286,7 @@ def _perf_info(est: object, gpus: int, replicas: int, price: float | None) -> Pe
     cost = None
     if price:  # the replica's GPU-hours over its output tokens, at the operating point
         cost = gpus * price / 3600 / est.output_tokens_per_s * 1e6 if est.output_tokens_per_s else None
-    return PerformanceInfo(
+    return PerformanceInfo.model_construct(  # figures the model computed: nothing to validate
         ttft_ms=round(est.ttft_ms, 3), tpot_ms=round(est.tpot_ms, 4), concurrency=est.concurrency,
         output_tokens_per_s=round(est.output_tokens_per_s, 2),
         output_tokens_per_s_per_gpu=round(est.output_tokens_per_s / gpus, 2),
@@ -298,7 +305,7 @@ def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: C
         if not o.cand.fits and o.perf is None:
             continue
         worst = min(o.cand.stages, key=lambda s: s.kv_tokens)
-        cands.append(CandidateInfo(
+        cands.append(CandidateInfo.model_construct(
             tp=o.cand.tp, pp=o.cand.pp, replicas=o.replicas, idle_gpus=o.idle,
             memory={"weights_bytes": max(s.weights_bytes for s in o.cand.stages),
                     "kv_cache_bytes": worst.kv_cache_bytes, "kv_tokens": worst.kv_tokens,

@@ -232,6 +232,38 @@ def _print_plan(result: Any, fmt: str) -> None:
 
 
 @cli.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option("--gpus", required=True, help="Fleets, comma-separated (e.g. h100x8,h200x8,b200x8,l40sx8).")
+@click.option("--quant", "quants", default=None, help="Weight schemes, comma-separated (e.g. fp8,nvfp4).")
+@click.option("--kv-cache-dtype", default=None)
+@click.option("--max-batch-size", type=int, default=None)
+@click.option("--max-input-len", type=int, default=2048, show_default=True)
+@click.option("--max-output-len", type=int, default=512, show_default=True)
+@click.option("--max-num-tokens", type=int, default=None)
+@click.option("--kv-cache-free-gpu-mem-fraction", type=float, default=0.9, show_default=True)
+@click.option("--objective", type=click.Choice(("min-gpus", "throughput", "latency")), default="throughput",
+              show_default=True)
+@click.option("--ttft-ms", type=float, default=None)
+@click.option("--tpot-ms", type=float, default=None)
+@click.option("--request-rate", type=float, default=None, help="Requests/s: GPUs needed on each fleet.")
+@click.option("--gpu-hour-price", default=None, help="Price of one GPU-hour: one number, or one per fleet.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def compare(model_name: str, gpus: str, quants: str | None, gpu_hour_price: str | None, fmt: str,
+            **options: Any) -> int:
+    """Compare MODEL across fleets and quantizations: layout, speed, GPUs needed, cost."""
+    from planner.compare import compare as run
+    from planner.compare import table
+
+    rows = run(model_name, gpus, quants, gpu_hour_price, **options)
+    if fmt == "table":
+        _console().print(table(rows, f"{model_name}: {options['max_input_len']} in / {options['max_output_len']} out, "
+                                     f"objective {options['objective']}"))
+    else:
+        _dump(rows, fmt)
+    return EXIT_OK
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def models(fmt: str) -> int:
     """List the built-in models."""

@@ -39,7 +39,7 @@ def hardware(gpu: GpuSpec, weights: str, act: str, tp: int, pp: int, gpus_per_no
              tp_across_nodes: bool = False) -> Hardware | str:
     """The figures a (tp, pp) layout needs, or why the catalog cannot give them."""
     prec = gemm_precision(weights, act)
-    attn_prec = act if act in gpu.dense_tflops else "fp16"
+    attn_prec = "fp16" if act not in gpu.dense_tflops and "fp16" in gpu.dense_tflops else act
     missing = [f"dense {p} TFLOPS" for p in dict.fromkeys((prec, attn_prec)) if not gpu.dense_tflops.get(p)]
 
     def link(intra: bool) -> tuple[str, float | None, float | None]:

@@ -63,8 +63,11 @@ def round_s(rep: Replica, batch: Batch, micro_batches: int) -> float:
     """Seconds for every micro-batch to advance one iteration."""
     f = rep.factors
     host = (f.step_overhead_us + f.per_sequence_step_us * (batch.decode + batch.logits)) * 1e-6
-    times = [stage_work(rep.model, rep.weights, rep.act, rep.kv_dtype, rep.tp, s, batch, rep.hw, f).total_s
-             for s in rep.stages]
+    alike: dict[StageShape, float] = {}  # stages of the same shape take the same time
+    for s in rep.stages:
+        if s not in alike:
+            alike[s] = stage_work(rep.model, rep.weights, rep.act, rep.kv_dtype, rep.tp, s, batch, rep.hw, f).total_s
+    times = [alike[s] for s in rep.stages]
     busy = micro_batches * (max(times) + host)
     trip = sum(times) + host
     return max(busy, trip)
