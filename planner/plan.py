@@ -134,8 +134,17 @@ class SizingInfo(_Model):
     max_requests_per_s_per_replica: float = 0.0  # within the limits
 
 
+class EmbeddingInfo(_Model):
+    """Where the input embedding lives on the first stage: the conversion path decides it."""
+
+    path: str  # convert_checkpoint.py | quantize.py | pytorch
+    placement: str  # "replicated" on every TP rank, or "sharded" (vocabulary split across TP)
+    source: str
+
+
 class MemoryInfo(_Model):
     per_gpu: list[StageMemory]
+    embedding: EmbeddingInfo | None = None
 
 
 class KVCacheInfo(_Model):
