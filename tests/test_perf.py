@@ -260,3 +260,24 @@ def test_estimate_says_why_without_link_figures():
     plan = make_plan(m, fleet, quant="fp8", tp=2, pp=1, max_batch_size=8, max_input_len=128, max_output_len=128)
     out = estimate(m, "fp8", "bf16", "bf16", fleet, 2, plan.memory.per_gpu, w, 32)
     assert isinstance(out, str) and "lacks h100-sxm's PCIe bandwidth" in out  # no NVLink: PCIe
+
+
+def test_pipeline_bubble_with_fewer_micro_batches_than_stages():
+    m = catalog.get_model("llama-3.1-70b")
+    hw = _hw("fp8", tp=1, pp=2)
+    half = StageShape(40, 0, is_last=False, has_next=True)
+    last = StageShape(40, 0, is_last=True, has_next=False)
+    rep = Replica(m, "fp8", "bf16", "fp8", 1, (half, last), hw, F)
+    host = F.step_overhead_us * 1e-6
+    # one sequence: one micro-batch travels through both stages while the other stage idles
+    lone = operating_point(rep, 1, 128, 128, 8192)
+    batch = Batch(1, 128 + 64)
+    t1 = stage_work(m, "fp8", "bf16", "fp8", 1, half, batch, hw, F).total_s
+    t2 = stage_work(m, "fp8", "bf16", "fp8", 1, last, batch, hw, F).total_s
+    per_seq = F.per_sequence_step_us * 1e-6 * 2  # one decode token and its logits
+    plain = t1 + t2 + host + per_seq
+    assert lone.tpot_s > plain  # plus the iterations that carry the prompt
+    assert lone.tpot_s == pytest.approx(plain, rel=0.05)
+    # two sequences fill both stages: twice the tokens per round of about the same length
+    two = operating_point(rep, 2, 128, 128, 8192)
+    assert two.tokens_per_s == pytest.approx(2 * lone.tokens_per_s, rel=0.05)
