@@ -281,3 +281,20 @@ def test_pipeline_bubble_with_fewer_micro_batches_than_stages():
     # two sequences fill both stages: twice the tokens per round of about the same length
     two = operating_point(rep, 2, 128, 128, 8192)
     assert two.tokens_per_s == pytest.approx(2 * lone.tokens_per_s, rel=0.05)
+
+
+def test_published_throughput_within_the_aim():
+    """TensorRT-LLM's published maximum-throughput rows (benchmarks/bench_perf.py): median error <= 15 %,
+    90th percentile <= 35 %, on the calibration sample and on every held-out group."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_perf.py"
+    spec = importlib.util.spec_from_file_location("bench_perf", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for group, errors in bench.throughput_rows(quiet=True).items():
+        errors = sorted(errors)
+        assert len(errors) > 40, group
+        p90 = errors[round(0.9 * (len(errors) - 1))]
+        assert errors[len(errors) // 2] <= 0.15 and p90 <= 0.35, (group, errors[len(errors) // 2], p90)
