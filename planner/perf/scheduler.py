@@ -91,7 +91,7 @@ def operating_point(rep: Replica, concurrency: float, isl: int, osl: int, max_nu
     cycle = prefill_iters * mixed + decode_iters * plain
     tpot = cycle / osl * (b / decoding)
     # A prompt's own chunks: ceil(isl / room) iterations, each as long as a mixed iteration.
-    ttft = max(1.0, isl / room) * round_s(rep, Batch(decoding, context, min(isl, room), isl), m)
+    ttft = max(1.0, isl / room) * mixed
     return Point(c, ttft, tpot, m * decoding * osl / cycle, prefill_iters, _osl=osl)
 
 
