@@ -8,7 +8,7 @@ model (planner/perf/) turns it into TTFT, TPOT and throughput, `layout.preferred
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner import perf
 from planner.layout import Candidate, evaluate, fleet_share, preferred, rank_key
@@ -126,7 +126,7 @@ def size_fleet(ask: Ask, opt: Option) -> Sizing | None:
     rate = ask.request_rate
     if not rate or opt.perf is None:
         return None
-    saturated = speed(ask.__class__(**{**ask.__dict__, "request_rate": None}), opt.cand, opt.workload, 1)
+    saturated = speed(replace(ask, request_rate=None), opt.cand, opt.workload, 1)
     if isinstance(saturated, str):
         return None
     top = saturated.requests_per_s
@@ -142,7 +142,7 @@ def size_fleet(ask: Ask, opt: Option) -> Sizing | None:
 
 def _max_rate_within_limits(ask: Ask, opt: Option, top: float) -> float:
     def ok(r: float) -> bool:
-        trial = ask.__class__(**{**ask.__dict__, "request_rate": r})
+        trial = replace(ask, request_rate=r)
         est = speed(trial, opt.cand, opt.workload, 1)
         return not isinstance(est, str) and est.keeps_up and limit_reason(ask, est) is None
 

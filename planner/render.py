@@ -37,8 +37,7 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
             highlight=False,
         )
         if lay.idle_gpus:
-            console.print(f"[yellow]{lay.idle_gpus} GPU(s) idle[/]: no layout that fits uses the whole fleet",
-                          highlight=False)
+            console.print(f"[yellow]{lay.idle_gpus} GPU(s) of the fleet idle[/] with this layout", highlight=False)
     else:
         console.print("[bold red]does not fit[/] on this fleet", highlight=False)
         if lay:

@@ -52,12 +52,6 @@ class Point:
     tokens_per_s: float  # output tokens per second, the whole replica
     prefill_iterations: float  # iterations per cycle that carry prompt tokens
 
-    @property
-    def requests_per_s(self) -> float:
-        return 0.0 if not self.tpot_s else self.tokens_per_s / self._osl
-
-    _osl: int = 1
-
 
 def round_s(rep: Replica, batch: Batch, micro_batches: int) -> float:
     """Seconds for every micro-batch to advance one iteration."""
@@ -92,7 +86,7 @@ def operating_point(rep: Replica, concurrency: float, isl: int, osl: int, max_nu
     tpot = cycle / osl * (b / decoding)
     # A prompt's own chunks: ceil(isl / room) iterations, each as long as a mixed iteration.
     ttft = max(1.0, isl / room) * mixed
-    return Point(c, ttft, tpot, m * decoding * osl / cycle, prefill_iters, _osl=osl)
+    return Point(c, ttft, tpot, m * decoding * osl / cycle, prefill_iters)
 
 
 def at_rate(rep: Replica, rate: float, max_concurrency: float, isl: int, osl: int,
@@ -111,7 +105,7 @@ def at_rate(rep: Replica, rate: float, max_concurrency: float, isl: int, osl: in
         else:
             hi = mid
     p = operating_point(rep, hi, isl, osl, max_num_tokens)
-    # An arrival waits on average half an iteration for the next one to start.
-    # and spends a fixed time in the serving path (tokenizing, ensemble, response) before its first token.
+    # An arrival waits on average half an iteration for the next one to start, and spends a fixed
+    # time in the serving path (tokenizing, ensemble, response) before its first token.
     wait = p.tpot_s / 2 + rep.factors.request_overhead_ms * 1e-3
-    return Point(p.concurrency, p.ttft_s + wait, p.tpot_s, rate * osl, p.prefill_iterations, _osl=osl), True
+    return Point(p.concurrency, p.ttft_s + wait, p.tpot_s, rate * osl, p.prefill_iterations), True
