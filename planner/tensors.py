@@ -167,6 +167,7 @@ def _first_of_kind(model: ModelSpec) -> dict[tuple, int]:
     return first
 
 
+@lru_cache(maxsize=8192)  # called for every stage of every layout weighed: the layer scan dominated a plan
 def layer_groups(model: ModelSpec, first_layer: int, layers: int) -> tuple[tuple[int, int], ...]:
     """(representative layer, count) for each distinct layer shape among layers
     first_layer .. first_layer + layers - 1. The representative is the model's first layer of
