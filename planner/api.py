@@ -7,13 +7,9 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 
 from __future__ import annotations
 
-<<<<<<< HEAD
 from planner import catalog, kvcache, tensors
-=======
-from planner import catalog, tensors
 from planner.assess import Ask, Option, assess, choose, size_fleet, speed
 from planner.assess import pairs as layout_pairs
->>>>>>> perf
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import OBJECTIVES, Candidate, blocks_per_sequence, fleet_share, replicas, search, structural_reason
