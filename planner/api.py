@@ -160,12 +160,17 @@ def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet,
     node = fleet.gpu.gpus_per_node
     shapes = [(1, n) for n in (1, 2, 4, 8, 16) if fleet.gpus_per_node < n <= node]
     shapes += [(n, node) for n in (2, 4, 8, 16, 32) if n * node > fleet.total_gpus]
+    # A trial that finds nothing has weighed every layout of up to `seen_gpus` GPUs with TP up to
+    # `seen_tp`: memory depends on the GPU alone, so none of them fits a larger trial either.
+    seen_gpus = seen_tp = 0
     for nodes, per_node in shapes:
         trial = fleet.model_copy(update={"nodes": nodes, "gpus_per_node": per_node})
-        chosen, _ = search(model, weights, kv_dtype, trial, workload, runtime)
+        chosen, _ = search(model, weights, kv_dtype, trial, workload, runtime,
+                           known_misfits=lambda tp, pp, g=seen_gpus, t=seen_tp: tp * pp <= g and tp <= t)
         if chosen:
             fleet_text = f"{nodes}x{fleet.gpu.name}x{per_node}" if nodes > 1 else f"{fleet.gpu.name}x{per_node}"
             return f"--gpus {fleet_text} fits with TP {chosen.tp} × PP {chosen.pp}"
+        seen_gpus, seen_tp = trial.total_gpus, min(trial.total_gpus, trial.max_tp)
     return None
 
 
