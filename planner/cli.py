@@ -1,19 +1,36 @@
 """The `planner` command line (click).
 
-Every failure ends in one readable line on stderr and an exit code from DESIGN.md:
+Every failure ends in one readable line on stderr and an exit code (ARCHITECTURE.md lists them):
 0 fits · 1 unexpected (a bug; `--debug` shows the traceback) · 2 bad input · 3 fits nowhere ·
-4 a live-server check failed · 5 regenerated artifacts differ from the committed ones.
+4 a live-server check failed · 5 regenerated artifacts differ from the committed ones ·
+74 the output could not be written (sysexits EX_IOERR) · 130 interrupted.
+A reader that closes the pipe early (`| head`) does not change the exit code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_NO_FIT, EXIT_OK, InputError, PlannerError
+from planner.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_IO_ERROR,
+    EXIT_NO_FIT,
+    EXIT_OK,
+    InputError,
+    PlannerError,
+)
+
+MAX_ERROR_CHARS = 400  # an error is one line a terminal can show, whatever the input held
 
 FORMATS = ("table", "json", "yaml")
 
@@ -165,28 +182,28 @@ def _drift(result: Any, out: Path) -> int:
     """Compare what the plan generates with the files in `out`: exit 0 if identical, else 5."""
     import difflib
 
+    from planner.drift import compare
     from planner.emit import render_all
     from planner.errors import EXIT_DRIFT
 
     if not result.fits:
         raise PlannerError(f"{no_fit_summary(result)}; nothing to compare", EXIT_NO_FIT)
-    if not out.is_dir():
-        raise InputError(f"{out} is not a directory of generated artifacts")
     expected = render_all(result)
-    present = {str(p.relative_to(out)): p for p in sorted(out.rglob("*")) if p.is_file()}
-    changed = 0
-    for rel in sorted(set(expected) | set(present)):
-        old = present[rel].read_text(encoding="utf-8", errors="replace") if rel in present else ""
-        new = expected.get(rel, "")
-        if old == new:
-            continue
-        changed += 1
-        before = f"a/{rel}" if rel in present else "/dev/null"
-        after = f"b/{rel}" if rel in expected else "/dev/null"
-        sys.stdout.writelines(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                                   fromfile=before, tofile=after))
-    if changed:
-        click.echo(f"planner: {changed} file(s) in {out} differ from what the plan generates", err=True)
+    differences = compare(expected, out)
+    with _stdout_errors():
+        for d in differences:
+            before = f"a/{d.rel}" if d.old is not None or d.note else "/dev/null"
+            after = f"b/{d.rel}" if d.new is not None else "/dev/null"
+            if d.note:
+                sys.stdout.write(f"--- {before}\n+++ {after}\n@@ {d.rel}: {d.note} @@\n")
+                continue
+            sys.stdout.writelines(difflib.unified_diff((d.old or "").splitlines(keepends=True),
+                                                       (d.new or "").splitlines(keepends=True),
+                                                       fromfile=before, tofile=after))
+            if not d.old and not d.new:  # an empty file on one side only: unified_diff prints nothing
+                sys.stdout.write(f"--- {before}\n+++ {after}\n")
+    if differences:
+        click.echo(f"planner: {len(differences)} file(s) in {out} differ from what the plan generates", err=True)
         return EXIT_DRIFT
     click.echo(f"planner: {out} matches the plan ({len(expected)} files)", err=True)
     return EXIT_OK
@@ -212,6 +229,11 @@ def no_fit_summary(result: Any) -> str:
 
 
 def _print_plan(result: Any, fmt: str) -> None:
+    with _stdout_errors():
+        _write_plan(result, fmt)
+
+
+def _write_plan(result: Any, fmt: str) -> None:
     if fmt == "json":
         sys.stdout.write(result.to_json())
     elif fmt == "yaml":
@@ -232,7 +254,8 @@ def models(fmt: str) -> int:
     if fmt == "table":
         from planner.render import models_table
 
-        _console().print(models_table(entries))
+        with _stdout_errors():
+            _console().print(models_table(entries))
     else:
         _dump([m.model_dump(mode="json", exclude_none=True) for m in entries], fmt)
     return EXIT_OK
@@ -248,7 +271,8 @@ def gpus(fmt: str) -> int:
     if fmt == "table":
         from planner.render import gpus_table
 
-        _console().print(gpus_table(entries))
+        with _stdout_errors():
+            _console().print(gpus_table(entries))
     else:
         _dump([g.model_dump(mode="json", exclude_none=True) for g in entries], fmt)
     return EXIT_OK
@@ -335,10 +359,11 @@ def _finish_live(report: Any, fmt: str, what: str) -> int:
     from planner.live import render_rich
     from planner.live.report import problems
 
-    if fmt == "json":
-        sys.stdout.write(report.to_json())
-    else:
-        render_rich(report, _console())
+    with _stdout_errors():
+        if fmt == "json":
+            sys.stdout.write(report.to_json())
+        else:
+            render_rich(report, _console())
     if report.ok:
         click.echo(f"planner: {what} passed: {report.succeeded}/{report.requests} requests answered", err=True)
         return EXIT_OK
@@ -422,11 +447,22 @@ def versions() -> int:
 def _console() -> Any:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1 here; the command's own exit code must survive a closed pipe
+            self.quiet = True
+            raise BrokenPipeError
+
     # Pipes and CI logs get a fixed, wide layout instead of rich's 80-column fallback.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+    return _Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 
 def _dump(data: Any, fmt: str) -> None:
+    with _stdout_errors():
+        _write_data(data, fmt)
+
+
+def _write_data(data: Any, fmt: str) -> None:
     if fmt == "json":
         import json
 
@@ -437,8 +473,36 @@ def _dump(data: Any, fmt: str) -> None:
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
 
 
+@contextlib.contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """Output that cannot be written: a reader that went away is not an error (the command keeps
+    its own exit code); anything else (a full disk, an I/O error) is one line and exit 74."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    except OSError as exc:
+        _discard_stdout()
+        raise PlannerError(f"cannot write the output: {exc.strerror or exc}", EXIT_IO_ERROR) from None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that nothing written later (nor the flush at exit) fails again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _one_line(message: str) -> str:
+    text = " ".join(str(message).split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
 def _fail(message: str, code: int) -> int:
-    click.echo(f"planner: error: {message}", err=True)
+    with contextlib.suppress(OSError):
+        click.echo(f"planner: error: {_one_line(message)}", err=True)
     return code
 
 
@@ -450,23 +514,39 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         code = EXIT_OK
     except click.UsageError as exc:
-        code = _fail(exc.format_message().replace("\n", " "), EXIT_BAD_INPUT)
+        code = _fail(exc.format_message(), EXIT_BAD_INPUT)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.Abort:
-        code = _fail("aborted", EXIT_BUG)
+    except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        code = _fail("interrupted", EXIT_INTERRUPTED)
     except click.ClickException as exc:
         code = _fail(exc.format_message(), EXIT_BAD_INPUT)
     except PlannerError as exc:
         code = _fail(exc.message, exc.exit_code)
-    except KeyboardInterrupt:
-        code = _fail("interrupted", 130)
-    except BrokenPipeError:
+    except BrokenPipeError:  # a reader that went away before the command knew its result
+        _discard_stdout()
         code = EXIT_OK
+    except OSError as exc:
+        if debug:
+            raise
+        # what the OS refuses about a name the user gave (too long, a loop of links) is bad input
+        user = exc.errno in (errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EACCES, errno.EISDIR)
+        code = _fail(f"{exc.strerror or exc}: {exc.filename}" if user and exc.filename else
+                     f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                     EXIT_BAD_INPUT if user else EXIT_BUG)
+    except RecursionError:
+        code = _fail("input nested too deeply to read", EXIT_BAD_INPUT)
     except Exception as exc:  # a bug: one line unless --debug
         if debug:
             raise
         code = _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", EXIT_BUG)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    except OSError as exc:
+        _discard_stdout()
+        code = _fail(f"cannot write the output: {exc.strerror or exc}", EXIT_IO_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

@@ -33,6 +33,13 @@ class MoESpec(_Frozen):
     first_k_dense_layers: int = Field(0, ge=0, le=4096)
     router_bias: bool = False
 
+    @model_validator(mode="after")
+    def _check_top_k(self) -> MoESpec:
+        # each token is routed to top_k distinct experts, so there must be that many
+        if self.top_k > self.num_experts:
+            raise ValueError(f"top_k ({self.top_k}) exceeds num_experts ({self.num_experts})")
+        return self
+
 
 class MLASpec(_Frozen):
     """DeepSeek multi-head latent attention ranks."""
