@@ -36,31 +36,82 @@ FORMATS = ("table", "json", "yaml")
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """`-c plan.yaml`: every option from one YAML file; flags on the command line still win."""
+    """`-c plan.yaml`: every option from one YAML file; flags on the command line still win.
+
+    Keys are the names `--help` shows, without the dashes (`max-batch-size` or `max_batch_size`);
+    `model` is the MODEL argument and `model-path` the `--model PATH` option. Values must have the
+    option's type: YAML's 4.9 is not an integer and `true` is not a batch size.
+    """
     if not value:
         return value
-    import yaml
+    from planner.yamlio import load_user_yaml
 
-    from planner.yamlio import load_yaml
-
-    try:
-        raw = load_yaml(Path(value).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"config file {value!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"config file {value!r} is not readable YAML: {first}") from None
+    where = f"config file {value!r}"
+    raw = load_user_yaml(Path(value), "config file")
     if not isinstance(raw, dict):
-        raise InputError(f"config file {value!r} must be a mapping of option names to values")
-    known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
+        raise InputError(f"{where} must be a mapping of option names to values")
+    names = _config_names(ctx.command)
     defaults: dict[str, Any] = {}
     for key, val in raw.items():
-        name = str(key).replace("-", "_")
-        if name not in known:
-            raise InputError(f"config file {value!r}: unknown option {key!r}")
-        defaults[name] = val
+        param = names.get(str(key).replace("_", "-")) if isinstance(key, str) else None
+        if param is None:
+            raise InputError(f"{where}: unknown option {safeio_shown(key)} (keys are the option names of "
+                             f"`planner {ctx.info_name} --help`)")
+        defaults[str(param.name)] = _config_value(where, _primary_name(param), param, val)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
+
+
+def safeio_shown(value: Any) -> str:
+    from planner.safeio import shown_value
+
+    return shown_value(value)
+
+
+def _primary_name(param: click.Parameter) -> str:
+    """How --help names a parameter, without dashes: the MODEL argument is `model`."""
+    if isinstance(param, click.Argument):
+        return str(param.human_readable_name).lower()
+    longs = [o for o in param.opts if o.startswith("--")]
+    name = longs[0][2:] if longs else str(param.name).replace("_", "-")
+    return "model-path" if name == "model" else name
+
+
+def _config_names(command: click.Command) -> dict[str, click.Parameter]:
+    """Every key a config file may use for `command`: the --help name and the internal name."""
+    names: dict[str, click.Parameter] = {}
+    for param in command.params:
+        if not param.name or param.name == "config":
+            continue
+        names[str(param.name).replace("_", "-")] = param
+    for param in command.params:  # the names users read win over internal ones
+        if param.name and param.name != "config":
+            names[_primary_name(param)] = param
+    return names
+
+
+def _config_value(where: str, key: str, param: click.Parameter, value: Any) -> Any:
+    """`value` checked against the option's type, strictly: YAML types, not string conversions."""
+    kind = param.type
+    is_flag = isinstance(param, click.Option) and (param.is_flag or isinstance(kind, click.types.BoolParamType))
+    if value is None:
+        return None
+    if is_flag:
+        if not isinstance(value, bool):
+            raise InputError(f"{where}: {key} must be true or false, got {safeio_shown(value)}")
+        return value
+    if isinstance(kind, click.types.IntParamType):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InputError(f"{where}: {key} must be an integer, got {safeio_shown(value)}")
+    elif isinstance(kind, click.types.FloatParamType):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise InputError(f"{where}: {key} must be a number, got {safeio_shown(value)}")
+    elif not isinstance(value, str):
+        raise InputError(f"{where}: {key} must be a string, got {safeio_shown(value)}")
+    try:
+        return kind.convert(value, param, None)
+    except click.BadParameter as exc:
+        raise InputError(f"{where}: {key}: {exc.message}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -75,7 +126,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @click.argument("model_name", metavar="MODEL", required=False)
 @click.option("-c", "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-              callback=_load_config, help="Read options from a YAML file (keys = option names).")
+              callback=_load_config,
+              help="Read options from a YAML file; keys are the option names shown here (model for MODEL, "
+                   "model-path for --model).")
 @click.option("--model", "model_path", metavar="PATH",
               help="Local Hugging Face config.json, a directory with one, or safetensors files/index.")
 @click.option("--gpus", default="h100x8", show_default=True,

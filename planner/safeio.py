@@ -53,6 +53,12 @@ def path_kind(path: Path, what: str) -> str | None:
     return "other"
 
 
+def shown_value(value: Any, limit: int = 60) -> str:
+    """A value for an error line: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _shown(path: Path | str) -> str:
     """A path for an error line: quoted, and cut short when it is absurdly long."""
     text = str(path)
