@@ -388,7 +388,9 @@ def _live_options(command: Any) -> Any:
         click.option("--requests", type=click.IntRange(min=1), default=8, show_default=True),
         click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
-                     help="Seconds each call may take."),
+                     help="Seconds each call may take, start to last byte."),
+        click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Seconds the whole check may take [default: --timeout × (10 + requests / concurrency + 1)]."),
         click.option("--max-tokens", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--prompt", default=None, help="Prompt sent with every request."),
         click.option("--format", "fmt", type=click.Choice(LIVE_FORMATS), default="table", show_default=True),
@@ -436,9 +438,14 @@ def smoke(url: str, plan_path: str | None, tokenizer_dir: str | None, fmt: str, 
           **options: Any) -> int:
     """Check a running Triton LLM server: health, config against the plan, timed generations."""
     from planner.live import run_smoke
+    from planner.live.clients import SmokeError, check_address
     from planner.live.progress import progress_bar
-    from planner.live.smoke import DEFAULT_PROMPT, guess_protocol
+    from planner.live.smoke import DEFAULT_PROMPT, guess_protocol, split_url
 
+    try:
+        check_address(split_url(url))
+    except SmokeError as exc:
+        raise InputError(f"--url: {exc}") from None
     plan_data = _read_plan_json(Path(plan_path)) if plan_path else None
     options["protocol"] = options["protocol"] or guess_protocol(url)
     with progress_bar(fmt == "table") as progress:

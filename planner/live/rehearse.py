@@ -61,6 +61,7 @@ class Rehearsal:
     max_tokens: int = 16
     token_delay_ms: float = 2.0  # the stand-in's pause per token, so TTFT and latency differ
     ready_timeout_s: float = 120.0
+    deadline: float | None = None  # overall bound on the smoke test (see smoke.default_deadline)
     keep_workdir: Path | None = None  # prepared repository and server log stay here when set
 
     def failed(self, error: str, **extra: Any) -> SmokeReport:
@@ -130,6 +131,7 @@ def _run(job: Rehearsal, progress: Progress) -> SmokeReport:
                 max_tokens=job.max_tokens,
                 tokenizer_dir=str(tokenizer),
                 progress=progress,
+                deadline=job.deadline,
             )
         finally:
             running.stop()
