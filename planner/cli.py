@@ -177,6 +177,8 @@ def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | No
 
     if model_name and model_path:
         raise InputError("give either MODEL or --model PATH, not both")
+    if out is not None and not out.strip():
+        raise InputError(f"--out needs a directory name, got {out!r}")
     if check and not out:
         raise InputError("--check needs --out DIR (the artifacts to compare against)")
     serving = _serving(options)
@@ -346,12 +348,19 @@ def diff(directory: str, config: str | None) -> int:
         sub = plan.make_context("plan", ["-c", config, "--out", directory, "--check"], parent=ctx)
         return ctx.invoke(plan, **sub.params)
     plan_path = out / "plan.json"
+    from pydantic import ValidationError
+
+    from planner import safeio
+
+    if safeio.path_kind(plan_path, "plan") is None:
+        raise InputError(f"{plan_path} does not exist: is {directory} a `planner plan --out` directory?")
+    data = safeio.read_json(plan_path, 16 * safeio.MIB, "plan")
     try:
-        previous = Plan.model_validate_json(plan_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{plan_path} does not exist: is {directory} a `planner plan --out` directory?") from None
-    except ValueError as exc:
-        raise InputError(f"{plan_path} is not a plan this planner reads: {str(exc).splitlines()[0]}") from None
+        previous = Plan.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise InputError(f"{plan_path} is not a plan this planner reads: {field}: {err['msg']}") from None
     if previous.request is None:
         raise InputError(f"{plan_path} does not record the request it was made from; use -c CONFIG")
     result = make_plan(**previous.request.model_dump(), serving=previous.serving)

@@ -38,7 +38,7 @@ class _FleetFile(BaseModel):
 def parse_fleet(text: str) -> Fleet:
     """Parse `--gpus`: a fleet expression or the path of a YAML fleet file."""
     text = text.strip()
-    if text.endswith((".yaml", ".yml")) or safeio.path_kind(Path(text), "fleet file") == "file":
+    if text.endswith((".yaml", ".yml")) or _names_a_file(text):
         return load_fleet_file(Path(text))
     m = _FLEET_RE.match(text) if len(text) <= MAX_FLEET_TEXT else None
     if not m or not m.group("gpu"):
@@ -51,6 +51,14 @@ def parse_fleet(text: str) -> Fleet:
     _check_size(text, count, nodes)
     gpu = get_gpu(m.group("gpu"))
     return Fleet(gpu=gpu, gpus_per_node=count, nodes=nodes)
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether `text` is the path of an existing file; a name the OS refuses (too long) is not one."""
+    try:
+        return safeio.path_kind(Path(text), "fleet file") == "file"
+    except InputError:
+        return False
 
 
 def _check_size(what: str, per_node: int, nodes: int, tp_across_nodes: bool = False) -> None:
