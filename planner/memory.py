@@ -1,7 +1,7 @@
 """Per-GPU memory of one layout: weights, KV cache, activations, runtime overhead.
 
 A pure function of (model, quantization, layout, workload, GPU, runtime profile).
-The mechanism follows the TensorRT-LLM engine flow (see DESIGN.md and the README's
+The mechanism follows the TensorRT-LLM engine flow (see ARCHITECTURE.md and the README's
 "Memory model" section): static memory is the engine's weights, the execution
 context (activations, fixed at build time by max_num_tokens) and the runtime's own
 buffers; the KV pool is `kv_cache_free_gpu_mem_fraction` of what is left, rounded down
