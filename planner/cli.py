@@ -605,6 +605,13 @@ def main(argv: list[str] | None = None) -> None:
                      EXIT_BAD_INPUT if user else EXIT_BUG)
     except RecursionError:
         code = _fail("input nested too deeply to read", EXIT_BAD_INPUT)
+    except ValueError as exc:
+        if debug:
+            raise
+        if "null byte" in str(exc):  # os calls refuse a path with NUL in it
+            code = _fail("a path cannot contain a NUL character", EXIT_BAD_INPUT)
+        else:
+            code = _fail(f"unexpected ValueError: {exc} (rerun with --debug for the traceback)", EXIT_BUG)
     except Exception as exc:  # a bug: one line unless --debug
         if debug:
             raise

@@ -38,6 +38,7 @@ def describe_os_error(exc: OSError) -> str:
 
 def path_kind(path: Path, what: str) -> str | None:
     """'file', 'dir', 'other' or None (absent); a path the OS refuses to look at is bad input."""
+    _no_nul(path, what)
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -51,6 +52,11 @@ def path_kind(path: Path, what: str) -> str | None:
     if stat.S_ISDIR(mode):
         return "dir"
     return "other"
+
+
+def _no_nul(path: Path | str, what: str) -> None:
+    if "\x00" in str(path):
+        raise InputError(f"{what} {_shown(path)}: a path cannot contain a NUL character")
 
 
 def shown_value(value: Any, limit: int = 60) -> str:
@@ -71,6 +77,7 @@ def open_regular(path: Path, what: str = "file") -> IO[bytes]:
     The file is opened non-blocking (opening a FIFO would otherwise wait for a writer) and checked
     with fstat on the open descriptor, so a swap between check and open cannot slip through.
     """
+    _no_nul(path, what)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:

@@ -228,6 +228,8 @@ def write_all(files: dict[str, str], out_dir: str | os.PathLike, force: bool = F
     shown = Path(out_dir)
     if str(out_dir) == "":
         raise InputError("--out needs a directory name, got ''")
+    if "\x00" in str(out_dir):
+        raise InputError("--out: a path cannot contain a NUL character")
     out = _resolve_target(Path(os.path.abspath(shown)))
     if out.parent == out:
         raise InputError(f"refusing to write to {shown}: the root directory is never an output")
