@@ -36,82 +36,14 @@ FORMATS = ("table", "json", "yaml")
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """`-c plan.yaml`: every option from one YAML file; flags on the command line still win.
-
-    Keys are the names `--help` shows, without the dashes (`max-batch-size` or `max_batch_size`);
-    `model` is the MODEL argument and `model-path` the `--model PATH` option. Values must have the
-    option's type: YAML's 4.9 is not an integer and `true` is not a batch size.
-    """
+    """`-c plan.yaml`: every option from one YAML file (see optionfile.py); command-line flags still win."""
     if not value:
         return value
-    from planner.yamlio import load_user_yaml
+    from planner.optionfile import read_option_file
 
-    where = f"config file {value!r}"
-    raw = load_user_yaml(Path(value), "config file")
-    if not isinstance(raw, dict):
-        raise InputError(f"{where} must be a mapping of option names to values")
-    names = _config_names(ctx.command)
-    defaults: dict[str, Any] = {}
-    for key, val in raw.items():
-        param = names.get(str(key).replace("_", "-")) if isinstance(key, str) else None
-        if param is None:
-            raise InputError(f"{where}: unknown option {safeio_shown(key)} (keys are the option names of "
-                             f"`planner {ctx.info_name} --help`)")
-        defaults[str(param.name)] = _config_value(where, _primary_name(param), param, val)
+    defaults = read_option_file(Path(value), ctx.command, str(ctx.info_name))
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
-
-
-def safeio_shown(value: Any) -> str:
-    from planner.safeio import shown_value
-
-    return shown_value(value)
-
-
-def _primary_name(param: click.Parameter) -> str:
-    """How --help names a parameter, without dashes: the MODEL argument is `model`."""
-    if isinstance(param, click.Argument):
-        return str(param.human_readable_name).lower()
-    longs = [o for o in param.opts if o.startswith("--")]
-    name = longs[0][2:] if longs else str(param.name).replace("_", "-")
-    return "model-path" if name == "model" else name
-
-
-def _config_names(command: click.Command) -> dict[str, click.Parameter]:
-    """Every key a config file may use for `command`: the --help name and the internal name."""
-    names: dict[str, click.Parameter] = {}
-    for param in command.params:
-        if not param.name or param.name == "config":
-            continue
-        names[str(param.name).replace("_", "-")] = param
-    for param in command.params:  # the names users read win over internal ones
-        if param.name and param.name != "config":
-            names[_primary_name(param)] = param
-    return names
-
-
-def _config_value(where: str, key: str, param: click.Parameter, value: Any) -> Any:
-    """`value` checked against the option's type, strictly: YAML types, not string conversions."""
-    kind = param.type
-    is_flag = isinstance(param, click.Option) and (param.is_flag or isinstance(kind, click.types.BoolParamType))
-    if value is None:
-        return None
-    if is_flag:
-        if not isinstance(value, bool):
-            raise InputError(f"{where}: {key} must be true or false, got {safeio_shown(value)}")
-        return value
-    if isinstance(kind, click.types.IntParamType):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InputError(f"{where}: {key} must be an integer, got {safeio_shown(value)}")
-    elif isinstance(kind, click.types.FloatParamType):
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise InputError(f"{where}: {key} must be a number, got {safeio_shown(value)}")
-    elif not isinstance(value, str):
-        raise InputError(f"{where}: {key} must be a string, got {safeio_shown(value)}")
-    try:
-        return kind.convert(value, param, None)
-    except click.BadParameter as exc:
-        raise InputError(f"{where}: {key}: {exc.message}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
