@@ -174,17 +174,17 @@ def test_an_interrupt_during_the_swap_waits_until_it_is_complete():
 
 def test_smoke_timeout_bounds_a_server_that_drips_bytes():
     with dripping_server() as port:
-        result = run("smoke", "--url", f"127.0.0.1:{port}", "--protocol", "http", "--timeout", "1",
-                     "--requests", "1", "--format", "json")
+        result = run_process("smoke", "--url", f"127.0.0.1:{port}", "--protocol", "http", "--timeout", "1",
+                             "--requests", "1", "--format", "json", timeout=60)
     assert result.code == 4 and result.seconds < 10, result.seconds
     assert "no complete answer within 1s" in json.loads(result.out)["error"]
 
 
 def test_smoke_overall_deadline_ends_the_run():
     with dripping_server() as port:
-        result = run("smoke", "--url", f"127.0.0.1:{port}", "--protocol", "http", "--timeout", "30",
-                     "--deadline", "1", "--format", "json")
-    assert result.code == 4 and result.seconds < 5, result.seconds
+        result = run_process("smoke", "--url", f"127.0.0.1:{port}", "--protocol", "http", "--timeout", "30",
+                             "--deadline", "1", "--format", "json", timeout=60)
+    assert result.code == 4 and result.seconds < 10, result.seconds
     assert "overall deadline of 1s" in json.loads(result.out)["error"]
 
 
@@ -206,7 +206,7 @@ def test_a_fifo_named_config_pbtxt_is_refused(tmp_path):
 
 @pytest.mark.parametrize("fleet", ["h100x10000000", "99999xh100x99999", "100001xh100x8"])
 def test_fleet_sizes_are_bounded(fleet):
-    result = run("plan", "llama-3.1-8b", "--gpus", fleet)
+    result = run_process("plan", "llama-3.1-8b", "--gpus", fleet, timeout=60)
     assert "more than the planner handles" in one_line_error(result)
     assert result.seconds < 10
 
@@ -216,7 +216,7 @@ def test_fleet_sizes_are_bounded(fleet):
 def test_fleet_files_are_bounded(tmp_path, text):
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(text)
-    result = run("plan", "llama-3.1-8b", "--gpus", fleet)
+    result = run_process("plan", "llama-3.1-8b", "--gpus", fleet, timeout=60)
     one_line_error(result)
     assert result.seconds < 10
 
@@ -307,8 +307,7 @@ def test_a_full_device_on_stdout_is_exit_74():
 def test_a_closed_pipe_keeps_the_exit_code(fleet, fmt, code):
     proc = subprocess.Popen([*PLANNER, "plan", "llama-3.1-405b", "--gpus", fleet,
                              "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdout.read(20)
-    proc.stdout.close()  # the reader goes away, as `| head -c 20` does
+    proc.stdout.close()  # the reader goes away before the plan is printed, as `| head -c 20` may
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == code, err
     assert "Traceback" not in err and "error" not in err
@@ -318,7 +317,8 @@ def test_a_closed_pipe_keeps_the_exit_code(fleet, fmt, code):
 
 
 @pytest.mark.parametrize("args", [["--tokens-per-block", "99999999"], ["--tokens-per-block", "48"],
-                                  ["--max-batch-size", str(10**32)], ["--max-input-len", str(2**31)]])
+                                  ["--max-batch-size", str(10**32)], ["--max-num-tokens", str(2**40)],
+                                  ["--max-beam-width", str(2**40)]])
 def test_workload_nonsense_is_refused(args):
     one_line_error(run("plan", "llama-3.1-8b", "--gpus", "h100", *args))
 
