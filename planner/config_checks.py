@@ -14,12 +14,10 @@ from planner.errors import InputError
 
 BOOLEANS = ("tie_word_embeddings", "attention_bias", "mlp_bias", "new_decoder_architecture", "multi_query",
             "parallel_attn", "bias", "use_cache")
-# Present means at least 1: a head count, a width or a length of 0 describes no model.
+# Present means at least 1: a head count, a width or a length of 0 describes no model. (Required
+# fields are checked where they are read, in hf_config._req and the ModelSpec bounds.)
 POSITIVE = ("num_key_value_heads", "num_kv_heads", "head_dim", "max_position_embeddings", "n_positions",
-            "ffn_hidden_size", "n_inner", "decoder_sparse_step", "num_hidden_layers", "n_layer", "num_layers",
-            "hidden_size", "n_embd", "d_model", "num_attention_heads", "n_head", "num_heads", "vocab_size",
-            "intermediate_size", "num_local_experts", "num_experts", "n_routed_experts", "num_experts_per_tok",
-            "moe_intermediate_size", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+            "ffn_hidden_size", "n_inner", "decoder_sparse_step")
 # Present means at least 0: here 0 is meaningful (no low-rank query path, no shared expert, ...).
 NON_NEGATIVE = ("q_lora_rank", "n_shared_experts", "first_k_dense_replace", "num_nextn_predict_layers",
                 "shared_expert_intermediate_size")

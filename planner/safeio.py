@@ -152,9 +152,9 @@ def parse_json(data: str | bytes, source: str) -> Any:
     except RecursionError:
         raise InputError(f"{source}: JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}") from None
+        raise InputError(f"{source}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{source}: not valid JSON ({str(exc)[:120]})") from None
+        raise InputError(f"{source} is not valid JSON ({str(exc)[:120]})") from None
     if not _depth_ok(value, MAX_JSON_DEPTH):
         raise InputError(f"{source}: JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     return value

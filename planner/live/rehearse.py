@@ -37,9 +37,13 @@ def load_plan(path: Path | str) -> dict[str, Any]:
         if safeio.path_kind(path, "plan") is None:
             where = f" (is {directory} a generated deployment?)" if directory is not None else ""
             raise ValueError(f"{path} not found{where}")
-        data = safeio.read_json(path, MAX_PLAN_BYTES, "plan")
+        raw = safeio.read_bytes(path, MAX_PLAN_BYTES, "plan")
     except InputError as exc:
         raise ValueError(exc.message) from None
+    try:
+        data = safeio.parse_json(raw, str(path))
+    except InputError as exc:
+        raise ValueError(f"{path} is not readable JSON: {exc.message.removeprefix(str(path)).lstrip(': ')}") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ValueError(f"{path} is not a plan written by `planner plan` (no schema_version)")
     # the fields the live checks read: a plan.json edited by hand must still have their types
