@@ -166,6 +166,7 @@ def make_plan(
     trtllm_version: str = DEFAULT_TRTLLM_VERSION,
     serving: ServingInfo | None = None,
     model_path: str | None = None,
+    flow: str | None = None,
 ) -> Plan:
     spec = resolve_model(model, model_path)
     fleet = gpus if isinstance(gpus, Fleet) else parse_fleet(gpus)
@@ -185,13 +186,17 @@ def make_plan(
                                                                   max_tokens_in_paged_kv_cache)):
         if value is not None and value < 1:
             raise InputError(f"--{name} must be a positive integer, got {value!r}")
+    from planner.target import check_flow_quantization, choose_flow, load_profile
+
+    # the flow decides the memory rules (RuntimeProfile.flow) and every artifact the plan emits
+    profile = load_profile(trtllm_version)
+    flow, flow_reason = choose_flow(profile, spec.architecture, flow)
+    check_flow_quantization(profile, flow, quant, kv_dtype)
     runtime = RuntimeProfile(
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
+        flow=flow,
     )
-    from planner.target import check_version
-
-    check_version(trtllm_version)
     request = PlanRequest(
         model=spec.name if isinstance(model, ModelSpec) else model, model_path=model_path,
         gpus=gpus if isinstance(gpus, str) else f"{fleet.nodes}x{fleet.gpu.name}x{fleet.gpus_per_node}",
@@ -199,7 +204,7 @@ def make_plan(
         max_output_len=max_output_len, max_num_tokens=max_num_tokens, max_beam_width=max_beam_width, tp=tp, pp=pp,
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
-        trtllm_version=trtllm_version,
+        trtllm_version=trtllm_version, flow=flow,
     )
 
     chosen, rejected = _choose(spec, quant, kv_dtype, fleet, workload, runtime, tp, pp)
@@ -207,7 +212,8 @@ def make_plan(
     advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected)
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
-    return plan.model_copy(update={"request": request})
+    target = TargetInfo(trtllm_version=trtllm_version, flow=flow, flow_reason=flow_reason)
+    return plan.model_copy(update={"request": request, "target": target})
 
 
 

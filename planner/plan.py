@@ -164,6 +164,7 @@ class PlanRequest(_Model):
     max_tokens_in_paged_kv_cache: int | None = None
     use_parallel_embedding: bool = False
     trtllm_version: str
+    flow: str | None = None  # the flow planned in (None in plans written before flows existed)
 
 
 class Plan(_Model):

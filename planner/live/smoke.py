@@ -186,7 +186,7 @@ def _send_all(
 def run_smoke(
     url: str,
     protocol: str = "grpc",
-    model: str = "ensemble",
+    model: str | None = None,
     plan: dict[str, Any] | None = None,
     requests: int = 8,
     concurrency: int = 2,
@@ -198,6 +198,7 @@ def run_smoke(
 ) -> SmokeReport:
     """Probe the server, compare its config with ``plan`` and time ``requests`` generations."""
     progress = progress or (lambda stage, done, total: None)
+    model = model or plancheck.entry_model(plan)  # the plan's flow decides, the ensemble otherwise
     address = split_url(url)
     report = SmokeReport(url=address, protocol="grpc" if protocol == "grpc" else "http", model=model)
     report.requests, report.concurrency = requests, concurrency
@@ -226,7 +227,8 @@ def run_smoke(
                 f"model '{model}' cannot take text requests: " + "; ".join(d.line() for d in missing)
             )
         declared = plancheck.inputs(entry)
-        report.streaming = report.decoupled and "stream" in declared
+        names = plancheck.tensor_names(entry)
+        report.streaming = report.decoupled and names.stream in declared
         report.transport = (
             ("grpc-stream" if protocol == "grpc" else "http-sse") if report.streaming else "infer"
         )
@@ -236,7 +238,8 @@ def run_smoke(
             max_tokens=max_tokens,
             batched=int(entry.get("max_batch_size", 0) or 0) > 0,
             stream=report.streaming,
-            exclude_input="exclude_input_in_output" in declared,
+            exclude_input=names.exclude_input in declared,
+            names=names,
         )
         tokenizer = None if report.streaming else _load_tokenizer(tokenizer_dir, report)
 

@@ -1,0 +1,20 @@
+#!/bin/bash
+# Fails fast, before any GPU is touched, when the artifact volume is not populated: the llmapi
+# repository (config.pbtxt, model.yaml) and the Hugging Face checkpoint model.yaml names, and the
+# container's own llmapi model code.
+# Expects DATA_DIR, MODEL_REPO and TOKENIZER_DIR in the environment.
+set -euo pipefail
+cd "$DATA_DIR"
+fail() {
+  echo "planner: $*" >&2
+  exit 1
+}
+[ -f "$MODEL_REPO/tensorrt_llm/config.pbtxt" ] \
+  || fail "no $MODEL_REPO/tensorrt_llm/config.pbtxt: copy the planner's output directory into the volume"
+[ -f "$MODEL_REPO/tensorrt_llm/1/model.yaml" ] || fail "no $MODEL_REPO/tensorrt_llm/1/model.yaml"
+MODEL_DIR=./trtllm_checkpoint
+[ -f "$MODEL_DIR/config.json" ] || fail "no checkpoint in $MODEL_DIR (relative to $DATA_DIR): run build.sh first"
+[ -d "$TOKENIZER_DIR" ] || fail "no tokenizer directory $TOKENIZER_DIR (relative to $DATA_DIR)"
+[ -f "/app/all_models/llmapi/tensorrt_llm/1/model.py" ] || fail "this image has no /app/all_models/llmapi/tensorrt_llm/1/model.py: use a Triton TensorRT-LLM image (26.04 or later)"
+[ -f "/app/all_models/llmapi/tensorrt_llm/1/helpers.py" ] || fail "this image has no /app/all_models/llmapi/tensorrt_llm/1/helpers.py: use a Triton TensorRT-LLM image (26.04 or later)"
+echo "planner: llmapi repository and checkpoint found"
