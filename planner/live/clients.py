@@ -40,13 +40,20 @@ class TensorNames:
     max_tokens: str = "max_tokens"
     stream: str = "stream"
     exclude_input: str | None = "exclude_input_in_output"
+    cumulative: bool = False  # each streamed response carries the whole text so far, not the new piece
+
+    def answer(self, parts: list[str]) -> str:
+        """The text of a streamed answer from its responses."""
+        return (parts[-1] if parts else "") if self.cumulative else "".join(parts)
 
 
 # The engine flow's ensemble and BLS model (tensorrtllm_backend inflight_batcher_llm)
 ENSEMBLE_NAMES = TensorNames()
 # The PyTorch flow's llmapi tensorrt_llm model (triton_backend/all_models/llmapi config.pbtxt); the
-# LLM never echoes the prompt, so there is no exclude switch
-LLMAPI_NAMES = TensorNames(max_tokens="sampling_param_max_tokens", stream="streaming", exclude_input=None)
+# LLM never echoes the prompt, so there is no exclude switch, and its model.py streams each
+# RequestOutput's text, which is the text so far
+LLMAPI_NAMES = TensorNames(max_tokens="sampling_param_max_tokens", stream="streaming", exclude_input=None,
+                           cumulative=True)
 
 
 @dataclass(frozen=True)
@@ -226,7 +233,7 @@ class HttpClient:
         finally:
             conn.close()
         outcome.latency_s = time.perf_counter() - start
-        outcome.text = "".join(parts)
+        outcome.text = spec.names.answer(parts)
         return outcome
 
     def close(self) -> None:
@@ -332,7 +339,7 @@ class GrpcClient:
             with contextlib.suppress(Exception):
                 self.client.stop_stream(cancel_requests=not finished)
         outcome.latency_s = time.perf_counter() - start
-        outcome.text = "".join(parts)
+        outcome.text = spec.names.answer(parts)
         return outcome
 
     def close(self) -> None:
