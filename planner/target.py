@@ -290,7 +290,8 @@ def _instead(profile: Profile, arch: str, flow: str) -> str:
 
 
 UNQUANTIZED = ("fp16", "bf16", "fp32")
-KV_16BIT = ("fp16", "bf16")
+# KvCacheConfig.dtype "auto" follows the model's dtype (fp32 models keep an fp32 cache)
+KV_UNQUANTIZED = ("fp16", "bf16", "fp32")
 
 
 def check_flow_quantization(profile: Profile, flow: str, weights: str, kv_cache: str) -> None:
@@ -300,7 +301,7 @@ def check_flow_quantization(profile: Profile, flow: str, weights: str, kv_cache:
         return
     q = profile.pytorch.quantize
     weight_ok = tuple(UNQUANTIZED) + tuple(q.qformats)
-    kv_ok = KV_16BIT + tuple(q.kv_cache_qformats)
+    kv_ok = KV_UNQUANTIZED + tuple(q.kv_cache_qformats)
     version = f"TensorRT-LLM {profile.version}'s PyTorch flow"
     if weights not in weight_ok:
         raise InputError(f"{version} cannot serve {weights} weights (it runs {', '.join(weight_ok)}); "

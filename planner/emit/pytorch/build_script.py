@@ -70,7 +70,7 @@ def serve_options(plan: Plan) -> str:
 
     args = {k: v for k, v in llm_arguments(plan).items() if k not in ("model", "tokenizer", "backend")}
     head = "# LLM() options for trtllm-serve --extra_llm_api_options (the same as model.yaml, without triton_config)\n"
-    return head + yaml.safe_dump(args, sort_keys=False)
+    return head + yaml.safe_dump(args, sort_keys=False, default_flow_style=None, width=100)
 
 
 def emit_build_script(plan: Plan) -> dict[str, str]:

@@ -69,11 +69,23 @@ def llm_arguments(plan: Plan) -> dict[str, Any]:
     if rt.max_tokens_in_paged_kv_cache is not None:
         kv["max_tokens"] = rt.max_tokens_in_paged_kv_cache
     args["kv_cache_config"] = kv
-    # CUDA graphs for every decode batch up to max_batch_size (padded to the captured sizes); they are
-    # captured after the KV pool is sized, in the memory the fraction leaves.
-    args["cuda_graph_config"] = {"enable_padding": True, "max_batch_size": w.max_batch_size}
+    # CUDA graphs, captured after the KV pool is sized in the memory the fraction leaves: written out as
+    # the batch sizes the memory model counted (the release's default set, up to max_batch_size), so the
+    # runtime captures exactly what the plan paid for.
+    sizes = list(_graph_batch_sizes(plan))
+    if sizes:
+        args["cuda_graph_config"] = {"batch_sizes": sizes, "max_batch_size": max(sizes)}
     check_arguments(args, spec, plan.target.trtllm_version)
     return args
+
+
+def _graph_batch_sizes(plan: Plan) -> tuple[int, ...]:
+    from planner.memory.pytorch import cuda_graph_batch_sizes
+    from planner.specs import RuntimeProfile
+
+    chosen = getattr(plan.runtime, "cuda_graph_batch_sizes", None)
+    runtime = RuntimeProfile(flow="pytorch", cuda_graph_batch_sizes=tuple(chosen) if chosen else None)
+    return cuda_graph_batch_sizes(runtime, plan.workload.max_batch_size)
 
 
 def check_arguments(args: dict[str, Any], spec: PytorchFlowSpec, version: str) -> None:
