@@ -24,6 +24,7 @@ from planner.memory.common import (
     Setup,
     StageMemory,
     StageShape,
+    _layer_bytes,
     comm_bytes,
     cuda_total_bytes,
     dense_layers,
@@ -41,13 +42,14 @@ __all__ = [
     "DRIVER_RESERVED_BYTES", "GIB", "MIB", "DEFAULT_COSTS", "DEFAULT_ENGINE_COSTS", "DEFAULT_PYTORCH_COSTS",
     "EmbeddingPlacement", "EngineCosts", "PytorchCosts", "RuntimeCosts", "Setup", "StageMemory", "StageShape",
     "activation_bytes", "comm_bytes", "cuda_total_bytes", "embedding_placement", "kv_bytes_per_token", "kv_pool",
-    "layers_per_stage", "layout_memory", "stage_memory", "stage_weight_bytes",
+    "layers_per_stage", "layout_memory", "stage_memory", "stage_weight_bytes", "_dense_layers", "_layer_bytes",
 ]
 
 # Names kept for callers of the single-module memory model.
 RuntimeCosts = EngineCosts
 DEFAULT_COSTS = DEFAULT_ENGINE_COSTS
 activation_bytes = execution_context_bytes
+_dense_layers = dense_layers
 
 _FLOWS = {"engine": (engine.stage, DEFAULT_ENGINE_COSTS), "pytorch": (pytorch.stage, DEFAULT_PYTORCH_COSTS)}
 

@@ -92,6 +92,7 @@ def cuda_total_bytes(gpu: GpuSpec) -> int:
     DRIVER_RESERVED_BYTES. Both flows size the KV pool against this total, not nvidia-smi's."""
     if gpu.cuda_total_bytes:
         return min(gpu.cuda_total_bytes, gpu.memory_bytes)
+    # a GPU spec of a few GiB (tests, custom fleets) keeps at least 15/16 of its memory
     return gpu.memory_bytes - min(DRIVER_RESERVED_BYTES, gpu.memory_bytes // 16)
 
 
