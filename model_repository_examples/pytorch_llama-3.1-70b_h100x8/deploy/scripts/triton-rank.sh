@@ -4,7 +4,8 @@
 # tritonserver on rank 0, whose tensorrt_llm model builds the LLM over the whole MPI world, and
 # makes every other rank one of its workers (tensorrtllm_backend docs/llmapi.md, multi-node launch).
 # No --disable-auto-complete-config: the model's auto-complete applies model.yaml's triton_config.
-# Expects DATA_DIR and MODEL_REPO in the environment (TRITONSERVER overrides the binary).
+# Expects DATA_DIR and MODEL_REPO in the environment (TRITONSERVER overrides the binary,
+# LLMAPI_MODEL_CODE the directory of the llmapi model code).
 set -euo pipefail
 rank="${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${SLURM_PROCID:-0}}}"
 # model.yaml names the checkpoint relative to the output directory.
@@ -12,10 +13,11 @@ cd "$DATA_DIR"
 # The repository holds config.pbtxt and model.yaml; the model code is the container's own
 # (/app/all_models/llmapi/tensorrt_llm/1), copied into a private copy of the repository so it always matches
 # the container's TensorRT-LLM and the mounted output directory stays read-only.
+code="${LLMAPI_MODEL_CODE:-/app/all_models/llmapi/tensorrt_llm/1}"
 run_repo="$(mktemp -d)/model_repository"
 cp -r "$MODEL_REPO" "$run_repo"
-cp "/app/all_models/llmapi/tensorrt_llm/1/model.py" "$run_repo/tensorrt_llm/1/model.py"
-cp "/app/all_models/llmapi/tensorrt_llm/1/helpers.py" "$run_repo/tensorrt_llm/1/helpers.py"
+cp "$code/model.py" "$run_repo/tensorrt_llm/1/model.py"
+cp "$code/helpers.py" "$run_repo/tensorrt_llm/1/helpers.py"
 args=(
   "--model-repository=$run_repo"
   --http-port=8000

@@ -2,7 +2,8 @@
 # Fails fast, before any GPU is touched, when the artifact volume is not populated: the llmapi
 # repository (config.pbtxt, model.yaml) and the Hugging Face checkpoint model.yaml names, and the
 # container's own llmapi model code.
-# Expects DATA_DIR, MODEL_REPO and TOKENIZER_DIR in the environment.
+# Expects DATA_DIR, MODEL_REPO and TOKENIZER_DIR in the environment (LLMAPI_MODEL_CODE overrides
+# where the image keeps the llmapi model code).
 set -euo pipefail
 cd "$DATA_DIR"
 fail() {
@@ -15,6 +16,7 @@ fail() {
 MODEL_DIR=./trtllm_checkpoint
 [ -f "$MODEL_DIR/config.json" ] || fail "no checkpoint in $MODEL_DIR (relative to $DATA_DIR): run build.sh first"
 [ -d "$TOKENIZER_DIR" ] || fail "no tokenizer directory $TOKENIZER_DIR (relative to $DATA_DIR)"
-[ -f "/app/all_models/llmapi/tensorrt_llm/1/model.py" ] || fail "this image has no /app/all_models/llmapi/tensorrt_llm/1/model.py: use a Triton TensorRT-LLM image (26.04 or later)"
-[ -f "/app/all_models/llmapi/tensorrt_llm/1/helpers.py" ] || fail "this image has no /app/all_models/llmapi/tensorrt_llm/1/helpers.py: use a Triton TensorRT-LLM image (26.04 or later)"
+code="${LLMAPI_MODEL_CODE:-/app/all_models/llmapi/tensorrt_llm/1}"
+[ -f "$code/model.py" ] || fail "this image has no $code/model.py: use a Triton TensorRT-LLM image (26.04 or later)"
+[ -f "$code/helpers.py" ] || fail "this image has no $code/helpers.py: use a Triton TensorRT-LLM image (26.04 or later)"
 echo "planner: llmapi repository and checkpoint found"
