@@ -72,3 +72,26 @@ def test_model_yaml_without_triton_config_fails_to_load(tmp_path, tokenizer_dir)
     report = rehearse(directory, tokenizer_dir, ready_timeout_s=60)
     assert report.status == "not-run" and "tritonserver exited" in report.error
     assert "decoupled" in (report.server_log_tail or "")
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_issue_command_plans_validates_and_rehearses(tmp_path, tokenizer_dir, protocol):
+    """`planner plan llama-3.1-70b --gpus h100x8 --out DIR` (here with --streaming), then
+    `planner rehearse DIR` over HTTP and gRPC, as an operator runs them."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "planner"]
+    made = subprocess.run([*cmd, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--streaming", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert "flow: PyTorch LLM API" in made.stdout and "validated" in made.stderr
+    assert subprocess.run([*cmd, "validate", str(out)], capture_output=True, timeout=120).returncode == 0
+    rehearsed = subprocess.run([*cmd, "rehearse", str(out), "--tokenizer-dir", str(tokenizer_dir), "--protocol",
+                                protocol, "--requests", "3", "--max-tokens", "4", "--prompt", PROMPT,
+                                "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert rehearsed.returncode == 0, rehearsed.stderr + rehearsed.stdout
+    report = json.loads(rehearsed.stdout)
+    assert report["model"] == "tensorrt_llm" and report["transport"] in ("grpc-stream", "http-sse")
+    assert report["config_diffs"] == []
