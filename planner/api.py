@@ -197,8 +197,13 @@ def make_plan(
 
     # the flow decides the memory rules (RuntimeProfile.flow) and every artifact the plan emits
     profile = load_profile(trtllm_version)
+    requested_flow = flow
     flow, flow_reason = choose_flow(profile, spec.architecture, flow)
     check_flow_quantization(profile, flow, quant, kv_dtype)
+    if flow == "pytorch" and serving is not None and serving.bls:
+        # the release's llmapi repository is the tensorrt_llm model alone: no ensemble, no BLS model
+        raise InputError(f"--bls: TensorRT-LLM {trtllm_version}'s llmapi repository (PyTorch flow) has no BLS "
+                         "model; use --flow engine for tensorrt_llm_bls")
     runtime = RuntimeProfile(
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
@@ -211,7 +216,7 @@ def make_plan(
         max_output_len=max_output_len, max_num_tokens=max_num_tokens, max_beam_width=max_beam_width, tp=tp, pp=pp,
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
-        trtllm_version=trtllm_version, flow=flow,
+        trtllm_version=trtllm_version, flow=requested_flow,
     )
 
     chosen, rejected = _choose(spec, quant, kv_dtype, fleet, workload, runtime, tp, pp)

@@ -89,7 +89,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @click.option("--check", is_flag=True, help="With --out: compare instead of writing; exit 5 if they differ.")
 @click.option("--hf-model-dir", default=None, help="Hugging Face checkpoint the build converts.")
-@click.option("--checkpoint-dir", default=None, help="Where the TensorRT-LLM checkpoint is written.")
+@click.option("--checkpoint-dir", default=None,
+              help="Where the TensorRT-LLM checkpoint is written (PyTorch flow: the quantized Hugging Face export).")
 @click.option("--engine-dir", default=None, help="Where trtllm-build writes the engines (and Triton reads them).")
 @click.option("--tokenizer-dir", default=None, help="Tokenizer directory for pre/postprocessing.")
 @click.option("--streaming/--no-streaming", "decoupled", default=None,

@@ -173,7 +173,7 @@ class PlanRequest(_Model):
     max_tokens_in_paged_kv_cache: int | None = None
     use_parallel_embedding: bool = False
     trtllm_version: str
-    flow: str | None = None  # the flow planned in (None in plans written before flows existed)
+    flow: str | None = None  # --flow as given; None: the planner chose (target.flow says which, and why)
 
 
 class Plan(_Model):

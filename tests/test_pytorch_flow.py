@@ -39,7 +39,7 @@ def test_0_19_0_implies_the_engine_flow():
 @pytest.mark.parametrize("version", ["0.19.0", "1.2.1"])
 def test_engine_flow_on_both_releases(version):
     p = make_plan("llama-3.1-8b", "h100x1", trtllm_version=version, flow="engine")
-    assert p.target.flow == "engine" and p.request.flow == "engine"
+    assert p.target.flow == "engine" and p.request.flow == "engine" and p.target.flow_reason == "--flow engine"
     assert "model_repository/ensemble/config.pbtxt" in render_all(p)
 
 
@@ -72,6 +72,22 @@ def test_quantization_the_pytorch_flow_cannot_serve_names_the_engine_flow():
     with pytest.raises(InputError, match="int8 KV cache"):
         make_plan("llama-3.1-8b", "h100x1", kv_cache_dtype="int8")
     assert make_plan("llama-3.1-8b", "h100x1", quant="int8_wo", flow="engine").fits
+
+
+def test_bls_is_engine_flow_only():
+    with pytest.raises(InputError, match="--flow engine"):
+        make_plan("llama-3.1-8b", "h100x1", serving=ServingInfo(bls=True))
+    assert make_plan("llama-3.1-8b", "h100x1", serving=ServingInfo(bls=True), flow="engine").fits
+
+
+def test_diff_regenerates_a_pytorch_plan(tmp_path):
+    write_all(make_plan("llama-3.1-8b", "h100x1"), tmp_path / "out")
+    cmd = [sys.executable, "-m", "planner", "diff", str(tmp_path / "out")]
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    path = tmp_path / "out" / "model_repository" / "tensorrt_llm" / "1" / "model.yaml"
+    path.write_text(path.read_text().replace("tensor_parallel_size: 1", "tensor_parallel_size: 2"))
+    drift = subprocess.run(cmd, capture_output=True, text=True)
+    assert drift.returncode == 5 and "+tensor_parallel_size: 1" in drift.stdout
 
 
 def test_cli_flow_errors_are_one_line_exit_2():
@@ -197,4 +213,4 @@ def test_tensor_the_release_lacks(out):
 
 def test_plan_json_records_the_flow(out):
     plan = json.loads((out / "plan.json").read_text())
-    assert plan["target"]["flow"] == "pytorch" and plan["request"]["flow"] == "pytorch"
+    assert plan["target"]["flow"] == "pytorch" and plan["request"]["flow"] is None  # chosen, not asked for
