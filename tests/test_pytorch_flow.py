@@ -11,6 +11,7 @@ import yaml
 
 from planner.api import make_plan
 from planner.emit import render_all, write_all
+from planner.emit.examples import EXAMPLES, EXAMPLES_DIR
 from planner.errors import InputError
 from planner.serving import ServingInfo
 from planner.target import DEFAULT_TRTLLM_VERSION, load_profile
@@ -214,3 +215,8 @@ def test_tensor_the_release_lacks(out):
 def test_plan_json_records_the_flow(out):
     plan = json.loads((out / "plan.json").read_text())
     assert plan["target"]["flow"] == "pytorch" and plan["request"]["flow"] is None  # chosen, not asked for
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_golden_example_validates(name):
+    assert validate_repository(EXAMPLES_DIR / name / "model_repository") == []
