@@ -198,6 +198,7 @@ def run_smoke(
 ) -> SmokeReport:
     """Probe the server, compare its config with ``plan`` and time ``requests`` generations."""
     progress = progress or (lambda stage, done, total: None)
+    guess = model is None and plan is None  # no plan to say which flow: look at what the server serves
     model = model or plancheck.entry_model(plan)  # the plan's flow decides, the ensemble otherwise
     address = split_url(url)
     report = SmokeReport(url=address, protocol="grpc" if protocol == "grpc" else "http", model=model)
@@ -213,6 +214,9 @@ def run_smoke(
         client = connect(address, protocol, timeout)
         progress("probe", 0, 1)
         _probe(client, report)
+        if guess and not client.model_ready(model) and client.model_ready("tensorrt_llm"):
+            # a PyTorch-flow (llmapi) repository has no ensemble; its tensorrt_llm model takes text
+            model = report.model = "tensorrt_llm"
         progress("config", 0, 1)
         configs = _served_configs(client, model, report)
         entry = configs[model]

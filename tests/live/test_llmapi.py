@@ -95,3 +95,18 @@ def test_issue_command_plans_validates_and_rehearses(tmp_path, tokenizer_dir, pr
     report = json.loads(rehearsed.stdout)
     assert report["model"] == "tensorrt_llm" and report["transport"] in ("grpc-stream", "http-sse")
     assert report["config_diffs"] == []
+
+
+def test_smoke_without_plan_finds_the_llmapi_model(tmp_path, tokenizer_dir):
+    from planner.live import server as triton
+    from planner.live.smoke import run_smoke
+
+    directory = make_deployment(tmp_path / "out", decoupled=True, flow="pytorch")
+    standin.prepare(directory / "model_repository", tmp_path / "repo", tokenizer_dir, token_delay_ms=1)
+    running = triton.start_server(tmp_path / "repo", workdir=tmp_path / "server")
+    try:
+        report = run_smoke(running.url("http"), protocol="http", requests=2, max_tokens=3, prompt=PROMPT)
+    finally:
+        running.stop()
+    assert report.ok, render_text(report)
+    assert report.model == "tensorrt_llm" and report.transport == "http-sse"
