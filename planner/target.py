@@ -126,6 +126,7 @@ class QuantizeHfSpec(_Frozen):
     script: str
     qformats: dict[str, str]  # planner weight scheme -> --qformat
     kv_cache_qformats: dict[str, str]  # planner KV dtype -> --kv_cache_qformat
+    prequantized_only: tuple[str, ...] = ()  # schemes served only from a checkpoint already in them
     flags: tuple[str, ...]
 
 
@@ -294,13 +295,18 @@ UNQUANTIZED = ("fp16", "bf16", "fp32")
 KV_UNQUANTIZED = ("fp16", "bf16", "fp32")
 
 
-def check_flow_quantization(profile: Profile, flow: str, weights: str, kv_cache: str) -> None:
+def check_flow_quantization(profile: Profile, flow: str, weights: str, kv_cache: str,
+                            checkpoint_weights: str | None = None) -> None:
     """InputError when the flow cannot serve the quantization (the engine flow's own limits are
-    checked by its emitters); the PyTorch flow loads 16-bit checkpoints and ModelOpt's exports."""
+    checked by its emitters); the PyTorch flow loads 16-bit checkpoints, ModelOpt's exports and the
+    pre-quantized formats it supports (`checkpoint_weights`: the checkpoint's own scheme, if any)."""
     if flow != "pytorch" or profile.pytorch is None:
         return
     q = profile.pytorch.quantize
-    weight_ok = tuple(UNQUANTIZED) + tuple(q.qformats)
+    if weights in q.prequantized_only and checkpoint_weights != weights:
+        raise InputError(f"TensorRT-LLM {profile.version}'s PyTorch flow serves {weights} only from a checkpoint "
+                         f"published in it; this checkpoint is not")
+    weight_ok = tuple(UNQUANTIZED) + tuple(q.qformats) + tuple(q.prequantized_only)
     kv_ok = KV_UNQUANTIZED + tuple(q.kv_cache_qformats)
     version = f"TensorRT-LLM {profile.version}'s PyTorch flow"
     if weights not in weight_ok:

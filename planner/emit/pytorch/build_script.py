@@ -21,6 +21,10 @@ CALIB_SIZE = "512"  # hf_ptq.py's default calibration sample count, written out 
 
 
 def native_scheme(plan: Plan) -> str | None:
+    """The weight scheme the checkpoint is published in: the plan's record of a pre-quantized
+    checkpoint, else the family's published format (profile `native_quantization`)."""
+    if plan.quantization.checkpoint is not None:
+        return plan.quantization.weights
     _, spec = pytorch_spec(plan)
     return spec.native_quantization.get(plan.model.architecture.lower())
 
@@ -28,8 +32,8 @@ def native_scheme(plan: Plan) -> str | None:
 def needs_ptq(plan: Plan) -> bool:
     """ModelOpt runs when the plan's weights or KV cache are quantized and the checkpoint is not."""
     q = plan.quantization
-    if native_scheme(plan) == q.weights and q.kv_cache not in ("fp8",):
-        return False
+    if native_scheme(plan) == q.weights and (q.kv_cache != "fp8" or q.checkpoint is not None):
+        return False  # served as published (a pre-quantized checkpoint brings its own KV scales)
     return q.weights not in UNQUANTIZED or q.kv_cache == "fp8"
 
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# One MPI rank of the LLM API (TensorRT-LLM PyTorch flow), 5 rank(s) in all (TP 1 x PP 5).
+# One MPI rank of the LLM API (TensorRT-LLM PyTorch flow), 8 rank(s) in all (TP 8 x PP 1).
 # Started by mpirun (Kubernetes, Compose) or by `srun --mpi=pmix` (Slurm). trtllm-llmapi-launch runs
 # tritonserver on rank 0, whose tensorrt_llm model builds the LLM over the whole MPI world, and
 # makes every other rank one of its workers (tensorrtllm_backend docs/llmapi.md, multi-node launch).
