@@ -75,6 +75,16 @@ def test_quantization_the_pytorch_flow_cannot_serve_names_the_engine_flow():
     assert make_plan("llama-3.1-8b", "h100x1", quant="int8_wo", flow="engine").fits
 
 
+def test_prequantized_formats_are_served_as_published():
+    p = make_plan("gpt-oss-120b", "h100x1")
+    assert (p.target.flow, p.quantization.weights) == ("pytorch", "mxfp4")
+    files = render_all(p)
+    assert "hf_ptq" not in _commands(files["build.sh"]) and "quantization_config" in files["build.sh"]
+    assert _yaml(files)["model"] == "./hf_model"
+    with pytest.raises(InputError, match="only from a checkpoint"):
+        make_plan("llama-3.1-8b", "h100x1", quant="mxfp4")
+
+
 def test_bls_is_engine_flow_only():
     with pytest.raises(InputError, match="--flow engine"):
         make_plan("llama-3.1-8b", "h100x1", serving=ServingInfo(bls=True))
