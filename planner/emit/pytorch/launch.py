@@ -7,6 +7,11 @@ tensorrt_llm model builds the LLM over the whole MPI world; the other ranks beco
 launch_triton_server.py's --trtllm_llmapi_launch does the same under mpirun). Single-node
 replicas start their ranks with mpirun, multi-node ones with the LeaderWorkerSet leader's mpirun or
 `srun --mpi=pmix`, as in the engine flow.
+
+Why not `launch_triton_server.py --model_repo` for one node, as the backend's README shows: it starts
+`mpirun ... tritonserver` with Popen and returns, which ends a container whose command it is, and it
+passes `--disable-auto-complete-config`, which keeps `triton_config` (max_batch_size, decoupled) from
+reaching Triton. The generated README still names it for bare-metal, non-streaming use.
 """
 
 from __future__ import annotations
