@@ -195,7 +195,7 @@ SETUP_CALLS = 10
 def run_smoke(
     url: str,
     protocol: str = "grpc",
-    model: str = "ensemble",
+    model: str | None = None,
     plan: dict[str, Any] | None = None,
     requests: int = 8,
     concurrency: int = 2,
@@ -212,6 +212,8 @@ def run_smoke(
     ``default_deadline``), after which the report says so, whatever call is still waiting.
     """
     progress = progress or (lambda stage, done, total: None)
+    guess = model is None and plan is None  # no plan to say which flow: look at what the server serves
+    model = model or plancheck.entry_model(plan)  # the plan's flow decides, the ensemble otherwise
     address = split_url(url)
     report = SmokeReport(url=address, protocol="grpc" if protocol == "grpc" else "http", model=model)
     report.requests, report.concurrency = requests, concurrency
@@ -227,7 +229,7 @@ def run_smoke(
     def body() -> None:
         try:
             _run(report, address, protocol, model, plan, requests, concurrency, timeout, prompt, max_tokens,
-                 tokenizer_dir, progress)
+                 tokenizer_dir, progress, guess)
         finally:
             done.set()
 
@@ -249,12 +251,15 @@ def run_smoke(
 
 def _run(report: SmokeReport, address: str, protocol: str, model: str, plan: dict[str, Any] | None, requests: int,
          concurrency: int, timeout: float, prompt: str, max_tokens: int, tokenizer_dir: str | None,
-         progress: Progress) -> None:
+         progress: Progress, guess: bool) -> None:
     client: Client | None = None
     try:
         client = connect(address, protocol, timeout)
         progress("probe", 0, 1)
         _probe(client, report)
+        if guess and not client.model_ready(model) and client.model_ready("tensorrt_llm"):
+            # a PyTorch-flow (llmapi) repository has no ensemble; its tensorrt_llm model takes text
+            model = report.model = "tensorrt_llm"
         progress("config", 0, 1)
         configs = _served_configs(client, model, report)
         entry = configs[model]
@@ -269,7 +274,8 @@ def _run(report: SmokeReport, address: str, protocol: str, model: str, plan: dic
                 f"model '{model}' cannot take text requests: " + "; ".join(d.line() for d in missing)
             )
         declared = plancheck.inputs(entry)
-        report.streaming = report.decoupled and "stream" in declared
+        names = plancheck.tensor_names(entry)
+        report.streaming = report.decoupled and names.stream in declared
         report.transport = (
             ("grpc-stream" if protocol == "grpc" else "http-sse") if report.streaming else "infer"
         )
@@ -279,7 +285,8 @@ def _run(report: SmokeReport, address: str, protocol: str, model: str, plan: dic
             max_tokens=max_tokens,
             batched=int(entry.get("max_batch_size", 0) or 0) > 0,
             stream=report.streaming,
-            exclude_input="exclude_input_in_output" in declared,
+            exclude_input=names.exclude_input in declared,
+            names=names,
         )
         tokenizer = None if report.streaming else _load_tokenizer(tokenizer_dir, report)
 
