@@ -16,7 +16,7 @@ from pathlib import Path
 from planner.cli import main
 
 PLANNER = [sys.executable, "-m", "planner"]
-SMALL = ["plan", "llama-3.1-8b", "--gpus", "l40sx1"]
+SMALL = ["plan", "llama-3.1-8b", "--gpus", "l40sx1", "--flow", "engine"]
 
 
 @dataclass
