@@ -82,7 +82,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--trtllm-version", default=None, help="Target TensorRT-LLM release (see `planner versions`).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Write build.sh, model_repository/, deploy/ and plan.json here.")
+              help="Write build.sh, model_repository/, deploy/, plan.json and report.html here.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @click.option("--check", is_flag=True, help="With --out: compare instead of writing; exit 5 if they differ.")
 @click.option("--hf-model-dir", default=None, help="Hugging Face checkpoint the build converts.")
@@ -407,6 +407,20 @@ def rehearse(directory: str, tokenizer_dir: str | None, keep_workdir: str | None
         report = run_rehearsal(root, tokenizer, progress=progress, prompt=prompt or DEFAULT_PROMPT,
                                keep_workdir=Path(keep_workdir) if keep_workdir else None, **options)
     return _finish_live(report, fmt, "rehearsal")
+
+
+@cli.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path())
+@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(),
+              help="HTML file to write ('-' for standard output).")
+def report(plan_path: str, output: str) -> int:
+    """Render PLAN (a plan.json, or a `plan --out` directory) as one self-contained HTML page."""
+    from planner.report.command import run
+
+    written = run(plan_path, output)
+    if written is not None:
+        click.echo(f"planner: wrote {written}", err=True)
+    return EXIT_OK
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from planner.emit.build_script import emit_build_script
 from planner.emit.deploy import emit_deploy
 from planner.emit.model_repo import emit_model_repository
 from planner.emit.readme import emit_readme
+from planner.emit.report import emit_report
 from planner.emit.writer import write_all as _write_files
 from planner.plan import Plan
 
@@ -23,6 +24,7 @@ def render_all(plan: Plan) -> dict[str, str]:
     files.update(emit_model_repository(plan))
     files.update(emit_readme(plan))
     files.update(emit_deploy(plan))
+    files.update(emit_report(plan))
     files["plan.json"] = plan.to_json()
     return dict(sorted(files.items()))
 
