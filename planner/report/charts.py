@@ -27,10 +27,9 @@ GIB = 1 << 30
 
 # Okabe & Ito, "Color Universal Design (CUD): how to make figures and presentations that are
 # friendly to colorblind people" (2008), https://jfly.uni-koeln.de/color/ : eight colours told
-# apart under every common colour-vision deficiency. Hatches tell the components apart in
-# grey-scale print as well.
+# apart under every common colour-vision deficiency. Hatches (line patterns only: dots and circles
+# bloat the SVG) tell the components apart in grey-scale print as well.
 OKABE_ITO = ("#0072B2", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-HATCHES = ("", "//", "\\\\", "xx", "--", "||", "++", "/")  # line hatches only: dots and circles bloat the SVG
 
 RC = {
     "svg.fonttype": "none",

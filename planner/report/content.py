@@ -13,38 +13,47 @@ from itertools import combinations
 from typing import Any
 
 from planner.plan import Plan
-from planner.report.charts import HATCHES, OKABE_ITO, Bar, Point, Segment
+from planner.report.charts import OKABE_ITO, Bar, Point, Segment
 
 GIB = 1 << 30
 
-# The memory terms of a pipeline stage the report knows by name: field -> (label, colour and
-# hatch index, drawing order). Any other `*_bytes` term of StageMemory that adds up to the
-# total is drawn as well, labelled from its field name, between the activations and the overhead.
-KNOWN_TERMS: dict[str, tuple[str, int, int]] = {
-    "weights_bytes": ("weights", 0, 0),
-    "activation_bytes": ("activations", 2, 1),
-    "runtime_buffers_bytes": ("runtime buffers", 4, 2),
-    "decoder_bytes": ("decoder buffers", 5, 2),
-    "decoder_buffers_bytes": ("decoder buffers", 5, 2),
-    "communication_bytes": ("communication", 6, 2),
-    "overhead_bytes": ("overhead", 3, 3),
-    "kv_cache_bytes": ("KV pool", 1, 4),
+# The memory terms of a pipeline stage the report knows by name: field -> (label, colour, hatch,
+# drawing order). Any other `*_bytes` term of StageMemory that helps add up to the total is drawn
+# as well, labelled from its field name. Colours are Okabe & Ito's (charts.OKABE_ITO) plus a
+# neutral grey; hatches tell the terms apart in grey-scale print. `overhead_bytes` is the sum of
+# the context, reserved, runtime, decoder and communication terms: it is drawn only when those
+# are not (see memory_terms), so it may share the context's colour.
+KNOWN_TERMS: dict[str, tuple[str, str, str, int]] = {
+    "weights_bytes": ("weights", "#0072B2", "", 0),
+    "activation_bytes": ("activations", "#E69F00", "\\\\", 1),
+    "runtime_buffers_bytes": ("runtime buffers", "#56B4E9", "--", 2),
+    "decoder_bytes": ("decoder buffers", "#D55E00", "||", 2),
+    "comm_bytes": ("communication", "#F0E442", "++", 2),
+    "context_bytes": ("CUDA context", "#CC79A7", "xx", 3),
+    "reserved_bytes": ("driver reserve", "#999999", "/", 3),
+    "overhead_bytes": ("overhead", "#CC79A7", "xx", 3),
+    "kv_cache_bytes": ("KV pool", "#009E73", "//", 5),
+    "cuda_graph_bytes": ("CUDA graphs", "#000000", "", 6),
 }
-# What each known term holds, for the reader (the README's "The memory model" has the rules).
+UNKNOWN_HATCHES = ("x", "\\", "|", "-", "+")
+# What each known term holds, for the reader (planner/memory/ has the rules and their sources).
 TERM_NOTES = {
-    "weights_bytes": "the engine's weights on one rank",
-    "activation_bytes": "the execution context TensorRT reserves for max_num_tokens tokens per step",
-    "runtime_buffers_bytes": "the runtime's per-batch buffers",
-    "decoder_bytes": "the decoder's per-sequence buffers",
-    "decoder_buffers_bytes": "the decoder's per-sequence buffers",
-    "communication_bytes": "NCCL and all-reduce buffers between ranks",
-    "overhead_bytes": "what the driver and CUDA context take and the runtime's own buffers (with TP > 1, NCCL "
-                      "and the all-reduce workspace)",
-    "kv_cache_bytes": "paged KV cache blocks, a fraction of what the other terms leave free",
+    "weights_bytes": "the weights on one rank",
+    "activation_bytes": "activation memory for max_num_tokens tokens per step (the engine's execution context, or "
+                        "torch's peak during the profiling pass)",
+    "runtime_buffers_bytes": "the runtime's buffers, growing with the batch",
+    "decoder_bytes": "the decoder's buffers, growing with the batch, beam width and vocabulary",
+    "comm_bytes": "NCCL communicators, the all-reduce workspace and pipeline send/receive buffers",
+    "context_bytes": "the CUDA context, kernel modules and library workspaces",
+    "reserved_bytes": "what the driver keeps beyond what CUDA reports as total",
+    "overhead_bytes": "the driver's reserve, the CUDA context and the runtime's own buffers",
+    "kv_cache_bytes": "paged KV cache blocks, a fraction of the memory the other terms leave free",
+    "cuda_graph_bytes": "CUDA graphs captured after the KV pool is sized",
     "unattributed_bytes": "the part of the total no named term accounts for",
 }
-# `*_bytes` fields that describe the GPU or sum other terms rather than being a component.
-NOT_TERMS = {"total_bytes", "capacity_bytes", "free_bytes"}
+# `*_bytes` fields that describe the GPU, sum other terms or measure something transient.
+NOT_TERMS = {"total_bytes", "capacity_bytes", "free_bytes", "cuda_total_bytes", "profiling_kv_bytes",
+             "profiling_peak_bytes"}
 BASE_TERMS = ("weights_bytes", "activation_bytes", "overhead_bytes", "kv_cache_bytes")
 
 RULE_OF_THUMB_FACTOR = 1.2
@@ -58,7 +67,9 @@ LIMIT_FIELDS = {"ttft": ("ttft_ms", "max_ttft_ms", "ttft_limit_ms"),
 
 
 def gib(nbytes: float) -> str:
-    return f"{nbytes / GIB:.1f}"
+    """GiB with one decimal; two below 1 GiB, where the small runtime terms would all read 0.0."""
+    value = nbytes / GIB
+    return f"{value:.2f}" if 0 < abs(value) < 1 else f"{value:.1f}"
 
 
 @dataclass(frozen=True)
@@ -111,34 +122,34 @@ def memory_terms(stage: Any) -> list[tuple[str, int]]:
     """
     fields = _stage_fields(stage)
     total = fields["total_bytes"]
-    names = [k for k, v in fields.items() if k.endswith("_bytes") and k not in NOT_TERMS and isinstance(v, int)]
+    names = [k for k, v in fields.items()
+             if k.endswith("_bytes") and k not in NOT_TERMS and isinstance(v, int) and v > 0]
     for size in range(len(names), 0, -1):
         for subset in combinations(names, size):
             if sum(fields[n] for n in subset) == total:
                 return [(n, fields[n]) for n in _ordered(subset)]
-    base = [(n, fields[n]) for n in _ordered([n for n in BASE_TERMS if n in fields])]
+    base = [(n, fields[n]) for n in _ordered([n for n in BASE_TERMS if fields.get(n)])]
     rest = total - sum(v for _, v in base)
     return base[:-1] + [("unattributed_bytes", rest)] + base[-1:] if rest > 0 else base
 
 
 def _ordered(names: Any) -> list[str]:
     names = list(names)
-    return sorted(names, key=lambda n: (KNOWN_TERMS[n][2] if n in KNOWN_TERMS else 2, names.index(n)))
+    return sorted(names, key=lambda n: (KNOWN_TERMS[n][3] if n in KNOWN_TERMS else 2, names.index(n)))
 
 
 def _styles(fields: list[str]) -> dict[str, tuple[str, str]]:
-    """A colour and hatch per term: fixed for the known ones, the unused ones in order for the rest."""
+    """A colour and hatch per term: fixed for the known ones; the others take the colours not in use."""
     used = {KNOWN_TERMS[f][1] for f in fields if f in KNOWN_TERMS}
-    free = [i for i in range(len(OKABE_ITO)) if i not in used] or list(range(len(OKABE_ITO)))
+    free = [c for c in OKABE_ITO if c not in used] or list(OKABE_ITO)
     styles: dict[str, tuple[str, str]] = {}
     extra = 0
     for f in fields:
         if f in KNOWN_TERMS:
-            i = KNOWN_TERMS[f][1]
+            styles[f] = KNOWN_TERMS[f][1:3]
         else:
-            i = free[extra % len(free)]
+            styles[f] = (free[extra % len(free)], UNKNOWN_HATCHES[extra % len(UNKNOWN_HATCHES)])
             extra += 1
-        styles[f] = (OKABE_ITO[i], HATCHES[i])
     return styles
 
 
@@ -416,10 +427,10 @@ def sources(plan: Plan) -> list[tuple[str, str]]:
             out.append(("GPU memory (capacity)", gpu.memory_source))
     except PlannerError:
         pass
-    out.append(("Memory per GPU", "the planner's memory model (README, \"The memory model\"): weights per rank from "
-                "the model's tensors, the execution context from max_num_tokens, the overhead calibrated on the "
-                "example log of NVIDIA TensorRT-LLM docs/source/reference/memory.md, the KV pool as "
-                f"{plan.runtime.kv_cache_free_gpu_mem_fraction:g} of the memory left (kv_cache_free_gpu_mem_fraction)"))
+    out.append(("Memory per GPU", f"the planner's memory model for the {plan.target.flow} flow (README, \"The memory "
+                "model\"; each term's rule and the runtime source or log it follows are in planner/memory/), with "
+                f"the KV pool as {plan.runtime.kv_cache_free_gpu_mem_fraction:g} of the memory left "
+                "(kv_cache_free_gpu_mem_fraction)"))
     if plan.performance or any(c.performance for c in plan.candidates):
         backends = sorted({p.backend for p in [plan.performance, *(c.performance for c in plan.candidates)] if p})
         out.append(("Throughput and latency", "the performance model, backend " + ", ".join(backends)))
