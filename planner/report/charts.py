@@ -4,7 +4,8 @@ matplotlib is imported here only, when a chart is drawn, so the plain `planner p
 loads it. Every chart goes through `_svg`, which makes the output fit for inlining several
 charts into one HTML page and stable across runs and machines:
 
-- text stays text (`svg.fonttype: none`): selectable, searchable, read by screen readers;
+- text stays text (`svg.fonttype: none`): selectable, searchable, read by screen readers, in
+  DejaVu Sans with sans-serif fallbacks;
 - no date or creator metadata, no XML prolog, no global <style> (the page styles the charts);
 - ids are renamed `<chart>-<n>` in order of appearance: unique on the page, and independent of
   matplotlib's hashes of float coordinates;
@@ -203,6 +204,9 @@ def _svg(fig, title: str, desc: str, chart_id: str) -> str:
     text = _ID.sub(lambda m: m.group(1) + ids.get(m.group(2), m.group(2)), text)
     text = re.sub(r"\n\s*<g>\s*(<use [^>]*/>)\s*</g>", r"\n\1", text)
     text = _ATTR.sub(lambda m: '="' + _DECIMALS.sub(_round, m.group(1)) + '"', text)
+    # the layout was measured in DejaVu Sans; where a reader lacks it, Verdana (DejaVu's widths,
+    # near enough) or any sans-serif beats the browser's default serif
+    text = text.replace("font-family: 'DejaVu Sans'", "font-family: 'DejaVu Sans', Verdana, sans-serif")
     head_end = text.index(">") + 1
     head = text[:head_end]
     # the HTML parser puts inline <svg> in the SVG namespace itself; no namespace URLs needed
