@@ -66,9 +66,18 @@ def test_drawn_terms_add_up_to_each_stage_total():
             assert sum(v for _, v in terms) == stage.total_bytes
             # the overhead is drawn as its parts
             parts = ["weights_bytes", "activation_bytes", "runtime_buffers_bytes", "decoder_bytes", "comm_bytes",
-                     "reserved_bytes", "context_bytes", "kv_cache_bytes"]
+                     "context_bytes", "reserved_bytes", "kv_cache_bytes"]
             assert [f for f, _ in terms] == [p for p in parts if getattr(stage, p)]
             assert "comm_bytes" in dict(terms) and "reserved_bytes" in dict(terms)  # TP > 1, an H100
+
+
+def test_table_and_legend_follow_drawing_order_when_a_term_is_zero_in_some_stages():
+    plan = _plan("llama-3.1-405b", "2xh100x8")
+    stages = plan.memory.per_gpu
+    assert stages[-1].decoder_bytes and not stages[0].decoder_bytes  # the decoder lives on the last stage
+    assert content.term_labels(content.stage_rows(plan)) == [
+        "weights", "activations", "runtime buffers", "decoder buffers", "communication", "CUDA context",
+        "driver reserve", "KV pool"]
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,7 @@ def render_report(plan: Plan) -> str:
     from planner.report import charts, content
 
     rows = content.stage_rows(plan)
-    labels: list[str] = []
-    for row in rows:
-        labels += [t.label for t in row.terms if t.label not in labels]
+    labels = content.term_labels(rows)
     table = []
     for row in rows:
         by_label = {t.label: content.gib(t.nbytes) for t in row.terms}
@@ -66,7 +64,7 @@ def render_report(plan: Plan) -> str:
     memory_svg = None
     if rows:
         memory_svg = Markup(charts.memory_chart(
-            content.memory_bars(rows), f"Memory per GPU of {plan.model.name} by pipeline stage",
+            content.memory_bars(rows), labels, f"Memory per GPU of {plan.model.name} by pipeline stage",
             content.memory_description(plan, rows)))
 
     ttft_limit, tpot_limit = content.latency_limits(plan)

@@ -88,13 +88,14 @@ def _figure(width_in: float, axes_in: float, left_in: float, bottom_in: float, t
     return fig
 
 
-def memory_chart(bars: Sequence[Bar], title: str, desc: str, chart_id: str = "memory") -> str:
+def memory_chart(bars: Sequence[Bar], legend_order: Sequence[str], title: str, desc: str,
+                 chart_id: str = "memory") -> str:
     """Horizontal stacked bars, one per pipeline stage, each against its GPU's capacity."""
     import matplotlib
     from matplotlib.patches import Patch
 
     with matplotlib.rc_context(RC):
-        legend_rows = -(-len({s.label for b in bars for s in b.segments}) // 4)
+        legend_rows = -(-len(legend_order) // 4)
         fig = _figure(7.5, 0.55 * len(bars), left_in=1.55, bottom_in=0.6 + 0.22 * legend_rows)
         ax = fig.add_subplot()
         ys = list(range(len(bars)))[::-1]  # stage 0 on top
@@ -117,13 +118,9 @@ def memory_chart(bars: Sequence[Bar], title: str, desc: str, chart_id: str = "me
         ax.set_xlim(0, max(max(b.capacity_bytes, sum(s.nbytes for s in b.segments)) for b in bars) / GIB * 1.01)
         ax.set_xlabel("GiB per GPU (dashed outline: the GPU's capacity)")
         ax.tick_params(axis="y", length=0)
-        handles, seen = [], set()
-        for bar in bars:
-            for seg in bar.segments:
-                if seg.label not in seen:
-                    seen.add(seg.label)
-                    handles.append(Patch(facecolor=seg.color, hatch=seg.hatch, edgecolor="#000000",
-                                         linewidth=0.4, label=seg.label))
+        styles = {seg.label: seg for bar in bars for seg in bar.segments}
+        handles = [Patch(facecolor=styles[label].color, hatch=styles[label].hatch, edgecolor="#000000",
+                         linewidth=0.4, label=label) for label in legend_order]
         fig.legend(handles=handles, loc="lower center", ncols=min(4, len(handles)), frameon=False, fontsize=8,
                    borderaxespad=0.2)
         return _svg(fig, title, desc, chart_id)

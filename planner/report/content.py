@@ -133,9 +133,15 @@ def memory_terms(stage: Any) -> list[tuple[str, int]]:
     return base[:-1] + [("unattributed_bytes", rest)] + base[-1:] if rest > 0 else base
 
 
+_KNOWN_ORDER = list(KNOWN_TERMS)
+
+
 def _ordered(names: Any) -> list[str]:
+    """Drawing order: by group (weights, activations, buffers, fixed costs, KV, graphs), known terms in
+    KNOWN_TERMS's order, others after the buffers in the order given."""
     names = list(names)
-    return sorted(names, key=lambda n: (KNOWN_TERMS[n][3] if n in KNOWN_TERMS else 2, names.index(n)))
+    return sorted(names, key=lambda n: (KNOWN_TERMS[n][3], _KNOWN_ORDER.index(n)) if n in KNOWN_TERMS
+                  else (2, len(_KNOWN_ORDER) + names.index(n)))
 
 
 def _styles(fields: list[str]) -> dict[str, tuple[str, str]]:
@@ -159,7 +165,7 @@ def stage_rows(plan: Plan) -> list[StageRow]:
     order: list[str] = []
     for terms in per_stage:
         order += [f for f, _ in terms if f not in order]
-    styles = _styles(order)
+    styles = _styles(_ordered(order))
     rows = []
     for stage, terms in zip(stages, per_stage, strict=True):
         fields = _stage_fields(stage)
@@ -171,6 +177,14 @@ def stage_rows(plan: Plan) -> list[StageRow]:
             total_bytes=fields["total_bytes"], capacity_bytes=fields["capacity_bytes"],
         ))
     return rows
+
+
+def term_labels(rows: list[StageRow]) -> list[str]:
+    """The labels of every term drawn in any stage, in drawing order (a term may be zero in some stages)."""
+    fields: dict[str, str] = {}
+    for row in rows:
+        fields.update({t.field: t.label for t in row.terms})
+    return [fields[f] for f in _ordered(fields)]
 
 
 def memory_bars(rows: list[StageRow]) -> list[Bar]:
