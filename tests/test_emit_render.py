@@ -8,6 +8,7 @@ from tritonclient.grpc import model_config_pb2
 
 from planner import catalog
 from planner.emit import render_all
+from planner.errors import InputError
 from planner.serving import ServingInfo
 from planner.validate import validate_repository
 
@@ -115,7 +116,11 @@ FLEETS = ["h100x8", "2xh100x8", "a100-80gbx8"]
 def test_every_catalog_model_renders_parseable_configs(fleet):
     for spec in catalog.models():
         # short prompts so every model's context window holds the workload
-        p = plan(spec.name, fleet, max_input_len=1024, max_output_len=256)
+        try:
+            p = plan(spec.name, fleet, max_input_len=1024, max_output_len=256)
+        except InputError as exc:  # a pre-quantized checkpoint this GPU cannot run (MXFP4 on Ampere)
+            assert "cannot run" in exc.message
+            continue
         if p.layout is None:
             continue
         for path, text in render_all(p).items():

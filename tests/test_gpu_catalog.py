@@ -125,7 +125,10 @@ def test_memory_figures(gpu):
     # never more than the marketed figure read as GiB.
     assert 0.85 * marketed <= gpu.memory_bytes <= gpu.marketing_memory_gb * (1 << 30)
     if gpu.cuda_total_bytes is not None:
-        assert gpu.cuda_total_bytes < gpu.memory_bytes
+        if gpu.unified_memory:  # GB10: memory_bytes already is CUDA's total
+            assert gpu.cuda_total_bytes == gpu.memory_bytes
+        else:
+            assert gpu.cuda_total_bytes < gpu.memory_bytes
         assert gpu.cuda_total_bytes > 0.95 * gpu.memory_bytes
 
 

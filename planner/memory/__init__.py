@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from planner import tensors
 from planner.memory import engine, pytorch
 from planner.memory.common import (
     DRIVER_RESERVED_BYTES,
@@ -83,7 +84,7 @@ def layout_memory(
     alike: dict[tuple[int, int, bool, bool], StageMemory] = {}
     first_layer = 0
     for index, layers in enumerate(layers_per_stage(model.num_layers, pp)):
-        key = (layers, dense_layers(model, first_layer, layers), index == 0, index == pp - 1)
+        key = (layers, tensors.layer_groups(model, first_layer, layers), index == 0, index == pp - 1)
         if key in alike:  # stages with the same shape have the same memory
             mem = replace(alike[key], pp_stage=index, first_layer=first_layer)
         else:

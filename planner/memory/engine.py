@@ -135,7 +135,8 @@ def stage(setup: Setup, shape: StageShape, costs: EngineCosts = DEFAULT_ENGINE_C
     total_cuda = cuda_total_bytes(setup.gpu)
     reserved = setup.gpu.memory_bytes - total_cuda
     free = total_cuda - costs.context_bytes - w - a - buffers - dec - comm
-    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype)
+    # every layer in full: planner.kvcache says why the engine flow keeps no windows here
+    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype, shape.first_layer)
     _, blocks = kv_pool(free, bpt, rt)
     kv = blocks * rt.tokens_per_block * bpt
     overhead = reserved + costs.context_bytes + buffers + dec + comm
