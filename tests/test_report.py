@@ -10,7 +10,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cache
-from types import SimpleNamespace
 
 import pytest
 
@@ -54,7 +53,7 @@ def _plan_with_performance() -> Plan:
     plan = base.model_copy(update={"candidates": candidates, "performance": candidates[0].performance,
                                    "objective": "throughput"})
     # the limits as `--ttft-ms 500 --tpot-ms 40` record them in the request
-    return plan.model_copy(update={"request": SimpleNamespace(ttft_ms=500.0, tpot_ms=40.0)})
+    return plan.model_copy(update={"request": plan.request.model_copy(update={"ttft_ms": 500.0, "tpot_ms": 40.0})})
 
 
 # --- the memory terms ----------------------------------------------------------------------
@@ -240,10 +239,20 @@ def test_candidates_list_the_chosen_layout_first_then_every_rejection():
     plan = _plan("llama-3.1-405b", "2xh100x8")
     rows = content.candidate_rows(plan)
     assert rows[0].chosen and rows[0].layout == f"TP {plan.layout.tp} × PP {plan.layout.pp}"
-    assert [r.status for r in rows[1:]] == [r.reason for r in plan.rejected]
-    page = _page("llama-3.1-405b", "2xh100x8")
-    assert "TTFT ms" not in page  # no performance columns without figures
+    assert sum(r.chosen for r in rows) == 1
+    assert len(rows) == len(plan.candidates) + len(plan.rejected)
+    assert [r.status for r in rows[len(plan.candidates):]] == [r.reason for r in plan.rejected]
+    assert {r.layout for r in rows[:len(plan.candidates)]} == {f"TP {c.tp} × PP {c.pp}" for c in plan.candidates}
+
+
+def test_a_plan_without_performance_has_no_speed_columns_or_chart():
+    plan = _plan("llama-3.1-405b", "2xh100x8").model_copy(update={"candidates": [], "performance": None})
+    rows = content.candidate_rows(plan)
+    assert rows[0].chosen and rows[0].memory.startswith("weights ")
+    page = render_report(plan)
+    assert "TTFT ms" not in page
     assert "no throughput chart" in page
+    assert page.count("<svg") == 1
 
 
 def test_throughput_chart_marks_the_chosen_layout_and_draws_the_limits():

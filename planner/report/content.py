@@ -317,7 +317,8 @@ def candidate_rows(plan: Plan) -> list[CandidateRow]:
     for c in plan.candidates:
         rows.append(CandidateRow(
             layout=layout_name(c.tp, c.pp, c.ep, c.attention_dp), gpus=c.tp * c.pp, replicas=str(c.replicas),
-            idle_gpus=str(c.idle_gpus), fits=True, status="fits", memory=_memory_summary(c.memory),
+            idle_gpus=str(c.idle_gpus), fits=c.fits, memory=_memory_summary(c.memory),
+            status="fits" if c.fits else (c.reason or "misses a latency limit"),
             chosen=_is_chosen(plan, c), **_perf_cells(c.performance),
         ))
     lay = plan.layout
