@@ -249,8 +249,10 @@ def _print_plan(result: Any, fmt: str) -> None:
 @click.option("--request-rate", type=float, default=None, help="Requests/s: GPUs needed on each fleet.")
 @click.option("--gpu-hour-price", default=None, help="Price of one GPU-hour: one number, or one per fleet.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the comparison as one self-contained HTML page.")
 def compare(model_name: str, gpus: str, quants: str | None, gpu_hour_price: str | None, fmt: str,
-            **options: Any) -> int:
+            html_path: str | None = None, **options: Any) -> int:
     """Compare MODEL across fleets and quantizations: layout, speed, GPUs needed, cost."""
     from planner.compare import compare as run
     from planner.compare import table
@@ -261,6 +263,10 @@ def compare(model_name: str, gpus: str, quants: str | None, gpu_hour_price: str 
                                      f"objective {options['objective']}"))
     else:
         _dump(rows, fmt)
+    if html_path:
+        from planner.report.command import write_compare
+
+        click.echo(f"planner: wrote {write_compare(rows, model_name, options, html_path)}", err=True)
     return EXIT_OK
 
 

@@ -371,3 +371,39 @@ def test_cold_plan_does_not_import_matplotlib():
             "sys.modules else 'LIGHT')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stderr.endswith("LIGHT"), result.stderr[-300:]
+
+
+# --- the comparison page ----------------------------------------------------------------
+
+_COMPARE_OPTIONS = {"max_input_len": 2048, "max_output_len": 512, "objective": "throughput", "tpot_ms": 60.0,
+                    "ttft_ms": 400.0}
+
+
+def test_compare_page_draws_every_fitting_row_and_lists_all(capsys, tmp_path):
+    from planner.compare import compare
+    from planner.report.compare import render_compare
+
+    rows = compare("llama-3.1-8b", "l40sx1,h100x1,l4x1", "fp8,bf16", None, max_input_len=2048, max_output_len=512,
+                   objective="throughput", tpot_ms=60.0, ttft_ms=400.0)
+    fitting = [r for r in rows if r["fits"] and r["tpot_ms"]]
+    assert fitting and len(fitting) < len(rows)
+    page = render_compare(rows, "llama-3.1-8b", _COMPARE_OPTIONS)
+    assert render_compare(rows, "llama-3.1-8b", _COMPARE_OPTIONS) == page
+    (svg,) = re.findall(r"<svg\b.*?</svg>", page, re.S)
+    assert 'role="img"' in svg and "TPOT limit 60 ms = 16.7 tokens/s per user" in svg
+    desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.S).group(1)
+    for r in fitting:
+        label = f"{r['gpus']} {r['quant']} (TP {r['tp']} × PP {r['pp']})"
+        assert f"{label}: {1000 / r['tpot_ms']:.1f} tokens/s per user" in desc
+    assert page.count("<tr><td class=\"name\">") == len(rows)
+    assert page.count('class="no" colspan="11">does not fit: ') == len(rows) - sum(r["fits"] for r in rows)
+    assert not re.search(r"<script|<link|<img|\ssrc=", page)
+
+    out = tmp_path / "compare.html"
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "llama-3.1-8b", "--gpus", "l40sx1,h100x1,l4x1", "--quant", "fp8,bf16", "--tpot-ms", "60",
+              "--ttft-ms", "400", "--format", "json", "--html", str(out)])
+    captured = capsys.readouterr()
+    assert exc.value.code == 0, captured.err
+    assert json.loads(captured.out) == rows
+    assert out.read_text(encoding="utf-8") == page

@@ -92,3 +92,25 @@ def test_the_check_sees_a_request_when_there_is_one(browser, report_file, tmp_pa
     assert requests == [path.as_uri(), "http://127.0.0.1:9/style.css"]
     blocked = [e["params"].get("blockedReason") for e in browser.events if e.get("method") == "Network.loadingFailed"]
     assert "csp" in blocked
+
+
+def test_compare_page_draws_its_chart_and_loads_nothing(browser, tmp_path):
+    import json
+
+    from test_report import _COMPARE_OPTIONS
+
+    from planner.report.compare import render_compare
+
+    rows = [{"gpus": "h100x8", "quant": "fp8", "fits": True, "tp": 2, "pp": 1, "replicas": 4, "idle_gpus": 0,
+             "ttft_ms": 250.0, "tpot_ms": 40.0, "concurrency": 64, "fleet_output_tokens_per_s": 5600.0},
+            {"gpus": "h200x8", "quant": "fp8", "fits": True, "tp": 1, "pp": 1, "replicas": 8, "idle_gpus": 0,
+             "ttft_ms": 500.0, "tpot_ms": 30.0, "concurrency": 96, "fleet_output_tokens_per_s": 9100.0},
+            {"gpus": "l4x8", "quant": "fp8", "fits": False, "note": "does not fit on 1×8× l4"}]
+    path = tmp_path / "compare.html"
+    path.write_text(render_compare(rows, "llama-3.1-70b", _COMPARE_OPTIONS), encoding="utf-8")
+    assert browser.load(path.as_uri()) == [path.as_uri()]
+    facts = json.loads(browser.evaluate(CHARTS))
+    (svg,) = facts["svgs"]
+    assert svg["role"] == "img" and len(svg["label"]) > 60 and svg["width"] > 400 and svg["shapes"] > 10
+    width, height, colours = _colours(browser.screenshot())
+    assert colours.get((0x00, 0x72, 0xB2), 0) > 50, "the markers are not drawn"

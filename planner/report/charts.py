@@ -127,8 +127,9 @@ def memory_chart(bars: Sequence[Bar], legend_order: Sequence[str], title: str, d
 
 
 def throughput_chart(points: Sequence[Point], title: str, desc: str, tpot_limit_ms: float | None = None,
-                     ttft_limit_ms: float | None = None, chart_id: str = "throughput") -> str:
-    """Output tokens/s per GPU against tokens/s per user, one marker per layout.
+                     ttft_limit_ms: float | None = None, chart_id: str = "throughput",
+                     ylabel: str = "output tokens/s per GPU", others_label: str = "other candidates") -> str:
+    """Output tokens/s per GPU (or `ylabel`) against tokens/s per user, one marker per layout.
 
     The TPOT limit is a floor on per-user speed (1000 / TPOT tokens/s), drawn as a vertical
     line with the side that misses it shaded; a TTFT limit has no axis here, so layouts that
@@ -142,10 +143,10 @@ def throughput_chart(points: Sequence[Point], title: str, desc: str, tpot_limit_
         ax = fig.add_subplot()
         xmax = max(p.tokens_per_s_per_user for p in points) * 1.3
         ymax = max(p.tokens_per_s_per_gpu for p in points) * 1.2
-        handles = [
-            Line2D([], [], marker="*", color="#000000", linestyle="none", markersize=11, label="chosen layout"),
-            Line2D([], [], marker="o", color="#0072B2", linestyle="none", label="other candidates"),
-        ]
+        handles = [Line2D([], [], marker="o", color="#0072B2", linestyle="none", label=others_label)]
+        if any(p.chosen for p in points):
+            handles.insert(0, Line2D([], [], marker="*", color="#000000", linestyle="none", markersize=11,
+                                     label="chosen layout"))
         if tpot_limit_ms:
             floor = 1000 / tpot_limit_ms
             xmax = max(xmax, floor * 1.2)
@@ -168,7 +169,7 @@ def throughput_chart(points: Sequence[Point], title: str, desc: str, tpot_limit_
         ax.set_xlim(0, xmax)
         ax.set_ylim(0, ymax)
         ax.set_xlabel("tokens/s per user (1000 / TPOT in ms)")
-        ax.set_ylabel("output tokens/s per GPU")
+        ax.set_ylabel(ylabel)
         ax.grid(True, color="#dddddd", linewidth=0.6, zorder=0)
         fig.legend(handles=handles, loc="lower center", ncols=2, frameon=False, fontsize=8, borderaxespad=0.2)
         return _svg(fig, title, desc, chart_id)

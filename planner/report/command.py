@@ -65,3 +65,12 @@ def run(plan_path: str, output: str) -> Path | None:
     out = Path(output)
     write_text_atomically(page, out)
     return out
+
+
+def write_compare(rows: list, model: str, options: dict, output: str) -> Path:
+    """`planner compare --html FILE`: the comparison page, written atomically."""
+    from planner.report.compare import render_compare
+
+    out = Path(output)
+    write_text_atomically(render_compare(rows, model, options), out)
+    return out
