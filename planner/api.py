@@ -193,6 +193,7 @@ def make_plan(
     tpot_ms: float | None = None,
     request_rate: float | None = None,
     gpu_hour_price: float | None = None,
+    flow: str | None = None,
 ) -> Plan:
     """`max_batch_size`/`max_num_tokens` left None: 64 and min(8192, batch × input), or with
     `objective="throughput"` the limits trtllm-bench chooses for a maximum-throughput build."""
@@ -225,13 +226,23 @@ def make_plan(
                                                                   max_tokens_in_paged_kv_cache)):
         if value is not None and value < 1:
             raise InputError(f"--{name} must be a positive integer, got {value!r}")
+    from planner.target import check_flow_quantization, choose_flow, load_profile
+
+    # the flow decides the memory rules (RuntimeProfile.flow) and every artifact the plan emits
+    profile = load_profile(trtllm_version)
+    requested_flow = flow
+    flow, flow_reason = choose_flow(profile, spec.architecture, flow)
+    check_flow_quantization(profile, flow, quant, kv_dtype,
+                            spec.checkpoint_quant.weights if spec.checkpoint_quant else None)
+    if flow == "pytorch" and serving is not None and serving.bls:
+        # the release's llmapi repository is the tensorrt_llm model alone: no ensemble, no BLS model
+        raise InputError(f"--bls: TensorRT-LLM {trtllm_version}'s llmapi repository (PyTorch flow) has no BLS "
+                         "model; use --flow engine for tensorrt_llm_bls")
     runtime = RuntimeProfile(
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
+        flow=flow,
     )
-    from planner.target import check_version
-
-    check_version(trtllm_version)
     request = PlanRequest(
         model=spec.name if isinstance(model, ModelSpec) else model, model_path=model_path,
         gpus=gpus if isinstance(gpus, str) else f"{fleet.nodes}x{fleet.gpu.name}x{fleet.gpus_per_node}",
@@ -240,7 +251,7 @@ def make_plan(
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
         trtllm_version=trtllm_version, objective=objective, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
-        request_rate=request_rate, gpu_hour_price=gpu_hour_price,
+        request_rate=request_rate, gpu_hour_price=gpu_hour_price, flow=requested_flow,
     )
     if given_batch is None:
         request = request.model_copy(update={"max_batch_size": None})
@@ -259,7 +270,8 @@ def make_plan(
     advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected)
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
-    return plan.model_copy(update={"request": request,
+    target = TargetInfo(trtllm_version=trtllm_version, flow=flow, flow_reason=flow_reason)
+    return plan.model_copy(update={"request": request, "target": target,
                                    **_speed_fields(ask, options, best, shown, workload, gpu_hour_price)})
 
 

@@ -83,6 +83,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--max-tokens-in-paged-kv-cache", type=int, default=None)
 @click.option("--use-parallel-embedding", is_flag=True, help="Shard the input embedding across TP ranks.")
 @click.option("--trtllm-version", default=None, help="Target TensorRT-LLM release (see `planner versions`).")
+@click.option("--flow", type=click.Choice(["pytorch", "engine"], case_sensitive=False), default=None,
+              help="PyTorch LLM-API flow (llmapi repository) or TensorRT engine flow (trtllm-build) "
+                   "[default: the release's default, or the only flow the model family runs in].")
 @click.option("--objective", type=click.Choice(("min-gpus", "throughput", "latency")), default="min-gpus",
               show_default=True, help="Layout choice: fewest GPUs per replica, most fleet tokens/s, or lowest TPOT.")
 @click.option("--ttft-ms", type=float, default=None, help="Reject layouts whose time to first token exceeds this.")
@@ -96,7 +99,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @click.option("--check", is_flag=True, help="With --out: compare instead of writing; exit 5 if they differ.")
 @click.option("--hf-model-dir", default=None, help="Hugging Face checkpoint the build converts.")
-@click.option("--checkpoint-dir", default=None, help="Where the TensorRT-LLM checkpoint is written.")
+@click.option("--checkpoint-dir", default=None,
+              help="Where the TensorRT-LLM checkpoint is written (PyTorch flow: the quantized Hugging Face export).")
 @click.option("--engine-dir", default=None, help="Where trtllm-build writes the engines (and Triton reads them).")
 @click.option("--tokenizer-dir", default=None, help="Tokenizer directory for pre/postprocessing.")
 @click.option("--streaming/--no-streaming", "decoupled", default=None,
@@ -355,7 +359,9 @@ def _live_options(command: Any) -> Any:
         click.option("--protocol", type=click.Choice(["grpc", "http"]), default=None,
                      help="Decoupled models stream over either (gRPC stream, HTTP generate_stream) "
                           "[default: grpc for grpc:// URLs and port 8001, else http; rehearse: grpc]."),
-        click.option("--model", default="ensemble", show_default=True, help="Model to send text requests to."),
+        click.option("--model", default=None,
+                     help="Model to send text requests to [default: tensorrt_llm for a PyTorch-flow plan, "
+                          "else ensemble]."),
         click.option("--requests", type=click.IntRange(min=1), default=8, show_default=True),
         click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
@@ -474,10 +480,11 @@ def report(plan_path: str, output: str) -> int:
 @cli.command()
 def versions() -> int:
     """List the TensorRT-LLM versions the planner can target."""
-    from planner.target import DEFAULT_TRTLLM_VERSION, available_versions
+    from planner.target import DEFAULT_TRTLLM_VERSION, available_versions, load_profile
 
     for version in available_versions():
-        click.echo(version + ("  (default)" if version == DEFAULT_TRTLLM_VERSION else ""))
+        flows = ", ".join(load_profile(version).flows)
+        click.echo(version + ("  (default)" if version == DEFAULT_TRTLLM_VERSION else "") + f"  flows: {flows}")
     return EXIT_OK
 
 

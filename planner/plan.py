@@ -198,6 +198,7 @@ class PlanRequest(_Model):
     tpot_ms: float | None = None
     request_rate: float | None = None
     gpu_hour_price: float | None = None
+    flow: str | None = None  # --flow as given; None: the planner chose (target.flow says which, and why)
 
 
 class Plan(_Model):

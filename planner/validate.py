@@ -195,11 +195,31 @@ def validate_repository(repo: str | Path, profile: Profile | None = None) -> lis
         if cfg.platform == "ensemble":
             issues += check_ensemble(name, cfg, configs)
     profile = profile or _profile_beside(repo)
-    if profile is not None:
-        for name, cfg in configs.items():
-            if cfg.backend == "tensorrtllm" or name == "tensorrt_llm":
-                issues += check_tensorrt_llm(cfg, profile, name)
+    from planner.validate_llmapi import check_llmapi_model, is_llmapi
+
+    for name, cfg in configs.items():
+        if is_llmapi(repo / name, cfg):  # PyTorch flow: the llmapi Python model and its model.yaml
+            issues += check_llmapi_model(repo / name, cfg, profile or _default_profile(), _plan_beside(repo))
+        elif profile is not None and (cfg.backend == "tensorrtllm" or name == "tensorrt_llm"):
+            issues += check_tensorrt_llm(cfg, profile, name)
     return issues
+
+
+def _default_profile() -> Profile:
+    from planner.target import DEFAULT_TRTLLM_VERSION
+
+    return load_profile(DEFAULT_TRTLLM_VERSION)
+
+
+def _plan_beside(repo: Path) -> dict | None:
+    for candidate in (repo / "plan.json", repo.parent / "plan.json"):
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            return data if isinstance(data, dict) else None
+    return None
 
 
 def format_issues(issues: list[Issue]) -> str:

@@ -24,7 +24,8 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_two_runs_write_identical_bytes(tmp_path):
-    args = ["plan", "llama-3.1-405b", "--gpus", "2xh100x8", "--streaming", "--bls", "--format", "json"]
+    args = ["plan", "llama-3.1-405b", "--gpus", "2xh100x8", "--flow", "engine", "--streaming", "--bls",
+            "--format", "json"]
     first, second = planner(*args, "--out", tmp_path / "a"), planner(*args, "--out", tmp_path / "b")
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert first.stdout == second.stdout
@@ -76,7 +77,7 @@ def test_version_is_recorded_and_validated(tmp_path):
 
 def test_validate_names_file_field_and_fix(tmp_path):
     out = tmp_path / "out"
-    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--out", out).returncode == 0
+    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--flow", "engine", "--out", out).returncode == 0
     config = out / "model_repository" / "ensemble" / "config.pbtxt"
     config.write_text(config.read_text().replace('value: "text_output"', 'value: "txt_output"', 1))
     result = planner("validate", out)
@@ -86,7 +87,8 @@ def test_validate_names_file_field_and_fix(tmp_path):
 
 def test_diff_reports_drift_with_exit_5(tmp_path):
     out = tmp_path / "out"
-    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--max-batch-size", 8, "--out", out).returncode == 0
+    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--flow", "engine", "--max-batch-size", 8,
+                   "--out", out).returncode == 0
     assert planner("diff", out).returncode == 0
     pbtxt = out / "model_repository" / "tensorrt_llm" / "config.pbtxt"
     pbtxt.write_text(pbtxt.read_text().replace("max_batch_size: 8", "max_batch_size: 16"))

@@ -21,14 +21,17 @@ from planner.report import content, render_report
 GIB = 1 << 30
 
 
-@cache
-def _plan(model: str, gpus: str, quant: str | None = None) -> Plan:
-    return make_plan(model, gpus=gpus, quant=quant)
+ENGINE = {"flow": "engine", "trtllm_version": "0.19.0"}  # the worked numbers below are the engine flow's
 
 
 @cache
-def _page(model: str, gpus: str, quant: str | None = None) -> str:
-    return render_report(_plan(model, gpus, quant))
+def _plan(model: str, gpus: str, quant: str | None = None, engine: bool = True) -> Plan:
+    return make_plan(model, gpus=gpus, quant=quant, **(ENGINE if engine else {}))
+
+
+@cache
+def _page(model: str, gpus: str, quant: str | None = None, engine: bool = True) -> str:
+    return render_report(_plan(model, gpus, quant, engine))
 
 
 def _perf(ttft: float, tpot: float, per_gpu: float, gpus: int) -> PerformanceInfo:
@@ -184,7 +187,8 @@ def test_same_plan_same_bytes_across_processes():
     page = _page("llama-3.1-8b", "l40sx1")
     assert render_report(_plan("llama-3.1-8b", "l40sx1")) == page
     code = ("import hashlib, sys; from planner.api import make_plan; from planner.report import render_report; "
-            "sys.stdout.write(hashlib.sha256(render_report(make_plan('llama-3.1-8b', gpus='l40sx1'))"
+            "sys.stdout.write(hashlib.sha256(render_report(make_plan('llama-3.1-8b', gpus='l40sx1', flow='engine', "
+            "trtllm_version='0.19.0'))"
             ".encode()).hexdigest())")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
@@ -294,8 +298,22 @@ def test_commands_come_from_the_generated_readme_in_order():
     assert page.index("docker run") < page.index("bash build.sh") < page.index("launch_triton_server.py")
 
 
+def test_pytorch_flow_draws_its_cuda_graphs_and_its_own_steps():
+    plan = _plan("llama-3.1-70b", "h100x8", engine=False)
+    assert plan.target.flow == "pytorch"
+    for stage in plan.memory.per_gpu:
+        terms = content.memory_terms(stage)
+        assert sum(v for _, v in terms) == stage.total_bytes
+        fields = [f for f, _ in terms]
+        assert fields[-2:] == ["kv_cache_bytes", "cuda_graph_bytes"] and "profiling_peak_bytes" not in fields
+    assert [s.title for s in content.steps(plan)] == ["Start the container", "Prepare the weights", "Launch Triton",
+                                                      "Check it"]
+    page = _page("llama-3.1-70b", "h100x8", engine=False)
+    assert "CUDA graphs" in page and "pytorch flow" in page
+
+
 def test_a_plan_that_does_not_fit_still_renders():
-    plan = make_plan("llama-3.1-405b", gpus="l4x2")
+    plan = make_plan("llama-3.1-405b", gpus="l4x2", **ENGINE)
     assert not plan.fits
     page = render_report(plan)
     assert "does not fit" in page and "Would fit:" in page
@@ -333,7 +351,7 @@ def test_plan_out_writes_the_report_and_report_makes_the_same_page(capsys, tmp_p
     code, _, err = _run(capsys, "plan", "llama-3.1-8b", "--gpus", "l40sx1", "--out", str(out))
     assert code == 0, err
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert page == _page("llama-3.1-8b", "l40sx1")
+    assert page == _page("llama-3.1-8b", "l40sx1", engine=False)
     for source in (out, out / "plan.json"):
         target = tmp_path / "again" / "r.html"
         code, _, err = _run(capsys, "report", str(source), "-o", str(target))

@@ -33,6 +33,30 @@ def one_line(exc: BaseException | str, limit: int = 300) -> str:
 
 
 @dataclass(frozen=True)
+class TensorNames:
+    """What a text-generation entry model calls its prompt, length limit and streaming switch."""
+
+    text: str = "text_input"
+    max_tokens: str = "max_tokens"
+    stream: str = "stream"
+    exclude_input: str | None = "exclude_input_in_output"
+    cumulative: bool = False  # each streamed response carries the whole text so far, not the new piece
+
+    def answer(self, parts: list[str]) -> str:
+        """The text of a streamed answer from its responses."""
+        return (parts[-1] if parts else "") if self.cumulative else "".join(parts)
+
+
+# The engine flow's ensemble and BLS model (tensorrtllm_backend inflight_batcher_llm)
+ENSEMBLE_NAMES = TensorNames()
+# The PyTorch flow's llmapi tensorrt_llm model (triton_backend/all_models/llmapi config.pbtxt); the
+# LLM never echoes the prompt, so there is no exclude switch, and its model.py streams each
+# RequestOutput's text, which is the text so far
+LLMAPI_NAMES = TensorNames(max_tokens="sampling_param_max_tokens", stream="streaming", exclude_input=None,
+                           cumulative=True)
+
+
+@dataclass(frozen=True)
 class RequestSpec:
     model: str
     prompt: str
@@ -40,18 +64,20 @@ class RequestSpec:
     batched: bool  # the model has max_batch_size > 0, so tensors carry a batch axis
     stream: bool  # send stream=true and read a response per token (decoupled pipelines)
     exclude_input: bool  # the model declares exclude_input_in_output
+    names: TensorNames = ENSEMBLE_NAMES
 
     def tensors(self) -> list[tuple[str, np.ndarray, str]]:
         """(name, value, v2 datatype) of every input to send."""
         lead = (1, 1) if self.batched else (1,)
+        n = self.names
         values = [
-            ("text_input", np.array([self.prompt], dtype=object).reshape(lead), "BYTES"),
-            ("max_tokens", np.full(lead, self.max_tokens, dtype=np.int32), "INT32"),
+            (n.text, np.array([self.prompt], dtype=object).reshape(lead), "BYTES"),
+            (n.max_tokens, np.full(lead, self.max_tokens, dtype=np.int32), "INT32"),
         ]
         if self.stream:
-            values.append(("stream", np.full(lead, True), "BOOL"))
-        if self.exclude_input:
-            values.append(("exclude_input_in_output", np.full(lead, True), "BOOL"))
+            values.append((n.stream, np.full(lead, True), "BOOL"))
+        if self.exclude_input and n.exclude_input:
+            values.append((n.exclude_input, np.full(lead, True), "BOOL"))
         return values
 
 
@@ -165,9 +191,10 @@ class HttpClient:
 
     def _sse(self, spec: RequestSpec) -> Outcome:
         """Stream with Triton's generate extension: one server-sent event per response."""
-        body: dict[str, Any] = {"text_input": spec.prompt, "max_tokens": spec.max_tokens, "stream": True}
-        if spec.exclude_input:
-            body["exclude_input_in_output"] = True
+        n = spec.names
+        body: dict[str, Any] = {n.text: spec.prompt, n.max_tokens: spec.max_tokens, n.stream: True}
+        if spec.exclude_input and n.exclude_input:
+            body[n.exclude_input] = True
         outcome, parts = Outcome(), []
         start = time.perf_counter()
         conn = self._connection()
@@ -206,7 +233,7 @@ class HttpClient:
         finally:
             conn.close()
         outcome.latency_s = time.perf_counter() - start
-        outcome.text = "".join(parts)
+        outcome.text = spec.names.answer(parts)
         return outcome
 
     def close(self) -> None:
@@ -312,7 +339,7 @@ class GrpcClient:
             with contextlib.suppress(Exception):
                 self.client.stop_stream(cancel_requests=not finished)
         outcome.latency_s = time.perf_counter() - start
-        outcome.text = "".join(parts)
+        outcome.text = spec.names.answer(parts)
         return outcome
 
     def close(self) -> None:

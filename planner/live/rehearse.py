@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planner.live import plancheck, standin
 from planner.live import server as triton
-from planner.live import standin
 from planner.live.report import SmokeReport
 from planner.live.smoke import DEFAULT_PROMPT, Progress, one_line, run_smoke
 
@@ -53,7 +53,7 @@ class Rehearsal:
     directory: Path
     tokenizer_dir: Path
     protocol: str = "grpc"
-    model: str = "ensemble"
+    model: str | None = None  # None: the plan's entry model (tensorrt_llm in the PyTorch flow, else ensemble)
     requests: int = 8
     concurrency: int = 2
     timeout: float = 30.0
@@ -66,7 +66,7 @@ class Rehearsal:
     def failed(self, error: str, **extra: Any) -> SmokeReport:
         protocol = "grpc" if self.protocol == "grpc" else "http"
         report = SmokeReport(
-            mode="rehearsal", url=str(self.directory), protocol=protocol, model=self.model, **extra
+            mode="rehearsal", url=str(self.directory), protocol=protocol, model=self.model or "ensemble", **extra
         )
         report.error = error
         return report.finish()
@@ -121,7 +121,7 @@ def _run(job: Rehearsal, progress: Progress) -> SmokeReport:
             report = run_smoke(
                 running.url(job.protocol),
                 protocol=job.protocol,
-                model=job.model,
+                model=job.model or plancheck.entry_model(plan),
                 plan=plan,
                 requests=job.requests,
                 concurrency=job.concurrency,

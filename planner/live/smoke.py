@@ -186,7 +186,7 @@ def _send_all(
 def run_smoke(
     url: str,
     protocol: str = "grpc",
-    model: str = "ensemble",
+    model: str | None = None,
     plan: dict[str, Any] | None = None,
     requests: int = 8,
     concurrency: int = 2,
@@ -198,6 +198,8 @@ def run_smoke(
 ) -> SmokeReport:
     """Probe the server, compare its config with ``plan`` and time ``requests`` generations."""
     progress = progress or (lambda stage, done, total: None)
+    guess = model is None and plan is None  # no plan to say which flow: look at what the server serves
+    model = model or plancheck.entry_model(plan)  # the plan's flow decides, the ensemble otherwise
     address = split_url(url)
     report = SmokeReport(url=address, protocol="grpc" if protocol == "grpc" else "http", model=model)
     report.requests, report.concurrency = requests, concurrency
@@ -212,6 +214,9 @@ def run_smoke(
         client = connect(address, protocol, timeout)
         progress("probe", 0, 1)
         _probe(client, report)
+        if guess and not client.model_ready(model) and client.model_ready("tensorrt_llm"):
+            # a PyTorch-flow (llmapi) repository has no ensemble; its tensorrt_llm model takes text
+            model = report.model = "tensorrt_llm"
         progress("config", 0, 1)
         configs = _served_configs(client, model, report)
         entry = configs[model]
@@ -226,7 +231,8 @@ def run_smoke(
                 f"model '{model}' cannot take text requests: " + "; ".join(d.line() for d in missing)
             )
         declared = plancheck.inputs(entry)
-        report.streaming = report.decoupled and "stream" in declared
+        names = plancheck.tensor_names(entry)
+        report.streaming = report.decoupled and names.stream in declared
         report.transport = (
             ("grpc-stream" if protocol == "grpc" else "http-sse") if report.streaming else "infer"
         )
@@ -236,7 +242,8 @@ def run_smoke(
             max_tokens=max_tokens,
             batched=int(entry.get("max_batch_size", 0) or 0) > 0,
             stream=report.streaming,
-            exclude_input="exclude_input_in_output" in declared,
+            exclude_input=names.exclude_input in declared,
+            names=names,
         )
         tokenizer = None if report.streaming else _load_tokenizer(tokenizer_dir, report)
 

@@ -400,16 +400,16 @@ _FENCE = re.compile(r"^```[A-Za-z]*\n(.*?)^```$", re.S | re.M)
 def steps(plan: Plan) -> list[Step]:
     """The numbered steps of the generated README.md, with their command blocks, in order.
 
-    The README emitter already knows what to run for this plan's flow and release; the
+    The flow's README emitter already knows what to run for this plan's flow and release; the
     report shows the same steps rather than deriving them a second time.
     """
-    from planner.emit.readme import emit_readme
+    from planner.emit.flows import flow_emitter
     from planner.errors import PlannerError
 
     if not plan.fits:
         return []
     try:
-        readme = emit_readme(plan)["README.md"]
+        readme = flow_emitter(plan).readme(plan)["README.md"]
     except PlannerError:
         return []
     out: list[Step] = []
