@@ -231,6 +231,17 @@ def test_svg_coordinates_are_rounded_and_ids_renamed():
     assert all(i.startswith("memory-") for i in re.findall(r'\bid="([^"]+)"', svg))
 
 
+@pytest.mark.parametrize("model, gpus, quant, engine", [
+    ("llama-3.1-405b", "2xh100x8", None, True), ("deepseek-v3", "h200x8", "fp8", False)])
+def test_no_chart_text_starts_left_of_the_chart(model, gpus, quant, engine):
+    """Long stage labels (135.0 of 140.4 GiB) once lost their first digit to the left edge."""
+    page = _page(model, gpus, quant, engine)
+    memory_svg = re.search(r"<svg\b.*?</svg>", page, re.S).group(0)
+    # the stage labels are left-aligned text placed by a translate: x is where each line starts
+    starts = [float(x) for x in re.findall(r'<text [^>]*transform="translate\((-?[\d.]+) ', memory_svg)]
+    assert len(starts) >= 2 and min(starts) >= 0
+
+
 def test_memory_chart_description_lists_every_stage():
     plan = _plan("llama-3.1-405b", "2xh100x8")
     desc = content.memory_description(plan, content.stage_rows(plan))

@@ -96,7 +96,14 @@ def memory_chart(bars: Sequence[Bar], legend_order: Sequence[str], title: str, d
 
     with matplotlib.rc_context(RC):
         legend_rows = -(-len(legend_order) // 4)
-        fig = _figure(7.5, 0.55 * len(bars), left_in=1.55, bottom_in=0.6 + 0.22 * legend_rows)
+        labels = []
+        for bar in bars:
+            used = sum(s.nbytes for s in bar.segments)
+            labels.append(f"{bar.label}\n{used / GIB:.1f} of {bar.capacity_bytes / GIB:.1f} GiB "
+                          f"({100 * used / bar.capacity_bytes:.0f}%)")
+        # room for the longest tick label: DejaVu Sans at 9 pt averages under 0.075 in a character
+        widest = max(len(line) for label in labels for line in label.splitlines())
+        fig = _figure(7.5, 0.55 * len(bars), left_in=0.2 + 0.075 * widest, bottom_in=0.6 + 0.22 * legend_rows)
         ax = fig.add_subplot()
         ys = list(range(len(bars)))[::-1]  # stage 0 on top
         for y, bar in zip(ys, bars, strict=True):
@@ -108,11 +115,6 @@ def memory_chart(bars: Sequence[Bar], legend_order: Sequence[str], title: str, d
                 ax.barh(y, width, left=left, height=0.62, color=seg.color, hatch=seg.hatch,
                         edgecolor="#000000", linewidth=0.4, zorder=2)
                 left += width
-        labels = []
-        for bar in bars:
-            used = sum(s.nbytes for s in bar.segments)
-            labels.append(f"{bar.label}\n{used / GIB:.1f} of {bar.capacity_bytes / GIB:.1f} GiB "
-                          f"({100 * used / bar.capacity_bytes:.0f}%)")
         ax.set_yticks(ys, labels)
         # a stage that does not fit runs past its capacity: keep all of it in view
         ax.set_xlim(0, max(max(b.capacity_bytes, sum(s.nbytes for s in b.segments)) for b in bars) / GIB * 1.01)
