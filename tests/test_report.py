@@ -374,7 +374,8 @@ def test_plan_out_writes_the_report_and_report_makes_the_same_page(capsys, tmp_p
 
 @pytest.mark.parametrize("text, message", [
     (None, "does not exist"),
-    ("not json", "is not a plan this planner reads"),
+    ("not json", "invalid JSON at line 1 column 1"),
+    ("[1, 2]", "is not a plan this planner reads: (top level)"),
     (json.dumps({"schema_version": 1}), "is not a plan this planner reads: model: Field required"),
 ])
 def test_report_bad_input_is_one_line_and_exit_2(capsys, tmp_path, text, message):

@@ -12,27 +12,30 @@ from planner.plan import Plan
 
 
 def load_plan(path: Path) -> Plan:
-    """A plan.json, or a `planner plan --out` directory holding one; bad input is one line."""
+    """A plan.json, or a `planner plan --out` directory holding one; bad input is one line.
+
+    Read as `planner diff` reads it (planner.safeio): bounded in size, regular files only.
+    """
     from pydantic import ValidationError
 
-    file = path / "plan.json" if path.is_dir() else path
+    from planner import safeio
+
+    file = path / "plan.json" if safeio.path_kind(path, "plan") == "dir" else path
+    if safeio.path_kind(file, "plan") is None:
+        raise InputError(f"{file} does not exist")
+    data = safeio.read_json(file, 16 * safeio.MIB, "plan")
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{file} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        return Plan.model_validate_json(text)
+        return Plan.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise InputError(f"{file} is not a plan this planner reads: {where + ': ' if where else ''}{err['msg']}") \
-            from None
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise InputError(f"{file} is not a plan this planner reads: {field}: {err['msg']}") from None
 
 
 def write_text_atomically(text: str, output: Path) -> None:
     """The whole file or nothing: written beside the target, then renamed over it."""
+    if "\x00" in str(output):
+        raise InputError(f"{str(output)!r}: a path cannot contain a NUL character")
     if output.is_dir():
         raise InputError(f"{output} is a directory; give a file name such as {output / 'report.html'}")
     try:
