@@ -11,15 +11,15 @@ is kv_cache_free_gpu_mem_fraction of that `available` (cudaMemGetInfo's free mem
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
-from operator import attrgetter
 
 from planner.memory.common import (
     MIB,
     Setup,
     StageMemory,
     StageShape,
+    WithoutGpu,
     act_bytes,
     activation_bytes_per_token,
     comm_bytes,
@@ -127,7 +127,7 @@ def decoder_bytes(model: ModelSpec, tp: int, workload: Workload, is_last: bool,
 def stage(setup: Setup, shape: StageShape, costs: EngineCosts = DEFAULT_ENGINE_COSTS) -> StageMemory:
     rt = setup.runtime
     # the terms no GPU figure enters, computed once for every GPU the same stage is planned on
-    w, a, buffers, dec, comm, bpt = _gpu_free_terms(_WithoutGpu(setup), shape, costs)
+    w, a, buffers, dec, comm, bpt = _gpu_free_terms(WithoutGpu(setup), shape, costs)
     total_cuda = cuda_total_bytes(setup.gpu)
     reserved = setup.gpu.memory_bytes - total_cuda
     free = total_cuda - costs.context_bytes - w - a - buffers - dec - comm
@@ -143,25 +143,8 @@ def stage(setup: Setup, shape: StageShape, costs: EngineCosts = DEFAULT_ENGINE_C
     )
 
 
-class _WithoutGpu:
-    """A stage's setup as a cache key that leaves the GPU out (every other field of Setup is in it)."""
-
-    __slots__ = ("setup", "key")
-    _fields = attrgetter(*(f.name for f in fields(Setup) if f.name != "gpu"))
-
-    def __init__(self, setup: Setup) -> None:
-        self.setup = setup
-        self.key = self._fields(setup)
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _WithoutGpu) and other.key == self.key
-
-
 @lru_cache(maxsize=8192)
-def _gpu_free_terms(without_gpu: _WithoutGpu, shape: StageShape,
+def _gpu_free_terms(without_gpu: WithoutGpu, shape: StageShape,
                     costs: EngineCosts) -> tuple[int, int, int, int, int, int]:
     """(weights, execution context, runtime buffers, decoder, communication, KV bytes per token) of a
     stage: none of these reads the GPU."""
