@@ -76,10 +76,12 @@ def layout_memory(
     model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int,
     workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile,
     costs: EngineCosts | PytorchCosts | None = None, stop_at_overflow: bool = False,
+    ep: int = 1, attention_dp: bool = False,
 ) -> list[StageMemory]:
     """Every stage's memory; with `stop_at_overflow`, stop after the first stage whose static
-    memory exceeds the GPU (the layout cannot run, the rest need not be known)."""
-    setup = Setup(model, weights, kv_dtype, tp, pp, workload, gpu, runtime)
+    memory exceeds the GPU (the layout cannot run, the rest need not be known). `ep` and
+    `attention_dp` are the PyTorch flow's MoE layouts (planner.tensors)."""
+    setup = Setup(model, weights, kv_dtype, tp, pp, workload, gpu, runtime, ep, attention_dp)
     out: list[StageMemory] = []
     alike: dict[tuple[int, int, bool, bool], StageMemory] = {}
     first_layer = 0
