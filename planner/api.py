@@ -408,8 +408,9 @@ def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: C
 
 
 
-def _embedding_info(runtime: RuntimeProfile, quant: str, kv_dtype: str) -> EmbeddingInfo:
-    place = embedding_placement(runtime, quant, kv_dtype)
+def _embedding_info(runtime: RuntimeProfile, quant: str, kv_dtype: str, model: ModelSpec | None = None,
+                    attention_dp: bool = False) -> EmbeddingInfo:
+    place = embedding_placement(runtime, quant, kv_dtype, model, attention_dp)
     return EmbeddingInfo(path=place.path, placement="sharded" if place.sharded else "replicated",
                          source=place.source)
 
@@ -496,7 +497,8 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
         serving=serving or ServingInfo(),
         fits=chosen is not None,
         layout=layout,
-        memory=MemoryInfo(per_gpu=per_gpu, embedding=_embedding_info(runtime, quant, kv_dtype)),
+        memory=MemoryInfo(per_gpu=per_gpu, embedding=_embedding_info(runtime, quant, kv_dtype, spec,
+                                                                       bool(shown and shown.attention_dp))),
         kv_cache=kv,
         rejected=[Rejection(tp=c.tp, pp=c.pp, reason=c.reason or "does not fit", ep=c.ep, attention_dp=c.attention_dp)
                   for c in rejected],

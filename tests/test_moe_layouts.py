@@ -8,6 +8,8 @@ under test.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,7 +64,9 @@ def weights_per_gpu(tp: int, ep: int, attention_dp: bool) -> int:
     rows = -(-VOCAB // dense_tp)
     layers = (DENSE * (attention(dense_tp) + dense_mlp(dense_tp))
               + MOE * (attention(dense_tp) + moe_mlp(tp, ep, dense_tp)))
-    return layers + 2 * (2 * rows * H + H)  # embedding, LM head, final norm in bf16
+    # in bf16: the embedding, whole on every rank (DeepseekV3Model builds it without TP), the LM head
+    # split by TP (whole under attention DP) and the final norm
+    return layers + 2 * (VOCAB * H + rows * H + H)
 
 
 @pytest.fixture(scope="module")
@@ -79,19 +83,19 @@ def _workload(batch: int = 64, isl: int = 2048, osl: int = 512, tokens: int = 81
 
 @pytest.mark.parametrize("ep", [1, 8])
 def test_tp8_weights_per_gpu_without_attention_dp(dsv3, ep):
-    got = stage_weight_bytes(dsv3, "fp8", 8, 0, LAYERS, True, True, parallel_embedding=True, ep=ep)
+    got = stage_weight_bytes(dsv3, "fp8", 8, 0, LAYERS, True, True, parallel_embedding=False, ep=ep)
     assert got == weights_per_gpu(8, ep, False)
-    # ~79.3 GiB: 1/8 of the experts plus the TP-split attention; EP moves whole experts, not bytes
-    assert 79.2 < got / 2**30 < 79.4
+    # ~80.8 GiB: 1/8 of the experts plus the TP-split attention; EP moves whole experts, not bytes
+    assert 80.7 < got / 2**30 < 80.9
 
 
 def test_tp8_ep8_weights_per_gpu_with_attention_dp(dsv3):
-    got = stage_weight_bytes(dsv3, "fp8", 8, 0, LAYERS, True, True, parallel_embedding=True, ep=8,
+    got = stage_weight_bytes(dsv3, "fp8", 8, 0, LAYERS, True, True, parallel_embedding=False, ep=8,
                              attention_dp=True)
     assert got == weights_per_gpu(8, 8, True)
-    # whole attention (61 x 187 M weights), dense MLPs, shared experts, embedding and LM head on every rank
+    # whole attention (61 x 187 M weights), dense MLPs, shared experts and LM head on every rank
     extra = weights_per_gpu(8, 8, True) - weights_per_gpu(8, 8, False)
-    assert 14.5 < extra / 2**30 < 14.7
+    assert 13.0 < extra / 2**30 < 13.2
     assert 93.8 < got / 2**30 < 94.0
 
 
@@ -119,6 +123,7 @@ def test_tp8_ep8_kv_bytes_and_concurrency(dsv3, attention_dp):
     per_rank = blocks // (2560 // 32)  # sequences of 2048 + 512 tokens one pool holds
     assert plan.kv_cache.max_concurrent_sequences == per_rank * (8 if attention_dp else 1)
     assert (plan.layout.ep, plan.layout.attention_dp) == (8, attention_dp)
+    assert plan.memory.embedding.placement == "replicated"  # DeepSeek's embedding: whole in both
     # at max_batch_size 64 per rank: 64 sequences in flight under TP, 8 x 64 under attention DP
     assert plan.performance.concurrency == (512 if attention_dp else 64)
 
@@ -281,3 +286,27 @@ def test_estimate_without_layout_arguments_is_unchanged(dsv3):
     a = estimate(dsv3, "fp8", "bf16", "bf16", H200, 8, cand.stages, wl, 32)
     b = estimate(dsv3, "fp8", "bf16", "bf16", H200, 8, cand.stages, wl, 32, ep=1, attention_dp=False)
     assert a == b
+
+
+# -- the command line ---------------------------------------------------------------------------------
+
+
+def _cli(capsys, *argv):
+    from planner.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_cli_forces_ep_and_attention_dp(capsys):
+    code, out, _ = _cli(capsys, "plan", "deepseek-v3", "--gpus", "h200x8", "--quant", "fp8", "--flow", "pytorch",
+                        "--tp", "8", "--ep", "8", "--attention-dp", "--format", "json")
+    lay = json.loads(out)["layout"]
+    assert code == 0 and (lay["tp"], lay["ep"], lay["attention_dp"]) == (8, 8, True)
+    code, out, _ = _cli(capsys, "plan", "deepseek-v3", "--gpus", "h200x8", "--quant", "fp8", "--flow", "pytorch",
+                        "--objective", "throughput")
+    assert code == 0 and "TP 8 (EP 8, attention DP) × PP 1" in out
+    code, _, err = _cli(capsys, "plan", "llama-3.1-8b", "--gpus", "h100x8", "--flow", "pytorch", "--ep", "2")
+    assert code == 2 and "apply to MoE models" in err

@@ -236,8 +236,27 @@ class EmbeddingPlacement:
     source: str
 
 
-def embedding_placement(runtime: RuntimeProfile, weights: str, kv_dtype: str) -> EmbeddingPlacement:
+# PyTorch-flow families whose model class builds the input embedding without a TP mapping, i.e. whole on
+# every rank whatever the layout: DeepseekV3Model (DeepSeek-V3/R1, Kimi K2) in every stored version of
+# NVIDIA/TensorRT-LLM tensorrt_llm/_torch/models/modeling_deepseekv3.py read (commits 000561df, a43cf9e3
+# and a 2026 main copy): `Embedding(config.vocab_size, config.hidden_size, dtype=...)`.
+REPLICATED_EMBEDDING_ARCHITECTURES = frozenset({"deepseek_v3"})
+
+
+def pytorch_embedding_sharded(model: ModelSpec | None, attention_dp: bool = False) -> bool:
+    """Whether the PyTorch flow splits the input embedding across TP: not under attention DP (the
+    models build it unsplit then, see stage_weight_bytes) nor for REPLICATED_EMBEDDING_ARCHITECTURES."""
+    return not attention_dp and (model is None or model.architecture not in REPLICATED_EMBEDDING_ARCHITECTURES)
+
+
+def embedding_placement(runtime: RuntimeProfile, weights: str, kv_dtype: str, model: ModelSpec | None = None,
+                        attention_dp: bool = False) -> EmbeddingPlacement:
     if runtime.flow == "pytorch":
+        if attention_dp:
+            return EmbeddingPlacement("pytorch", False, "attention data parallelism: embedding built without TP")
+        if not pytorch_embedding_sharded(model):
+            return EmbeddingPlacement("pytorch", False, f"{model.architecture}: the PyTorch model class builds the "
+                                                        "embedding without TP (modeling_deepseekv3.py)")
         return EmbeddingPlacement("pytorch", True, "LLM API PyTorch models: vocabulary-parallel embedding")
     if weights in QUANTIZE_PATH_SCHEMES or kv_dtype in ("fp8", "int8"):
         return EmbeddingPlacement("quantize.py", True,

@@ -37,6 +37,7 @@ from planner.memory.common import (
     cuda_total_bytes,
     kv_bytes_per_token,
     kv_pool,
+    pytorch_embedding_sharded,
     stage_weight_bytes,
     vocab_padded,
 )
@@ -153,7 +154,8 @@ def stage(setup: Setup, shape: StageShape, costs: PytorchCosts = DEFAULT_PYTORCH
     # weights as the PyTorch backend loads them: same tensors and quantization as the checkpoint,
     # the input embedding split across TP (see common.embedding_placement)
     w = stage_weight_bytes(m, setup.weights, setup.tp, shape.first_layer, shape.layers, shape.is_first,
-                           shape.is_last, parallel_embedding=True, ep=setup.ep, attention_dp=setup.attention_dp)
+                           shape.is_last, parallel_embedding=pytorch_embedding_sharded(m), ep=setup.ep,
+                           attention_dp=setup.attention_dp)
     a = profiling_activation_bytes(m, setup.weights, setup.tp, wl, shape.is_last, costs, setup.attention_dp)
     per_seq = wl.max_batch_size * wl.max_beam_width * costs.per_sequence_bytes
     comm = comm_bytes(setup.tp, setup.pp)
