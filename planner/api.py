@@ -42,6 +42,13 @@ DEFAULT_MAX_INPUT_LEN = 2048
 DEFAULT_MAX_OUTPUT_LEN = 512
 # trtllm-build's default --max_num_tokens; never more than one full batch of prompts needs
 DEFAULT_MAX_NUM_TOKENS = 8192
+# Workload sizes are 32-bit in both places that read them: Triton's ModelConfig declares
+# `int32 max_batch_size` (model_config.proto), TensorRT-LLM sizes are SizeType32.
+MAX_INT32 = 2**31 - 1
+# TensorRT-LLM: "It must be a power of two greater than 1" (docs/source/features/kvcache.md,
+# NVIDIA/TensorRT-LLM@fbbc05dd). The upper bound is the planner's own: the runtimes default to
+# 32 or 64, and a block of thousands of tokens only wastes a sequence's worth of KV memory.
+MAX_TOKENS_PER_BLOCK = 1024
 
 
 def resolve_model(model: str | ModelSpec | None, model_path: str | None = None) -> ModelSpec:
@@ -104,10 +111,14 @@ def make_workload(max_batch_size: int, max_input_len: int, max_output_len: int,
                         ("max-output-len", max_output_len), ("max-beam-width", max_beam_width)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InputError(f"--{name} must be a positive integer, got {value!r}")
+        if value > MAX_INT32:
+            raise InputError(f"--{name} {value} is beyond what Triton and TensorRT-LLM accept (at most {MAX_INT32})")
     if max_num_tokens is None:
         max_num_tokens = min(DEFAULT_MAX_NUM_TOKENS, max_batch_size * max_input_len)
-    elif not isinstance(max_num_tokens, int) or max_num_tokens < 1:
+    elif not isinstance(max_num_tokens, int) or isinstance(max_num_tokens, bool) or max_num_tokens < 1:
         raise InputError(f"--max-num-tokens must be a positive integer, got {max_num_tokens!r}")
+    elif max_num_tokens > MAX_INT32:
+        raise InputError(f"--max-num-tokens {max_num_tokens} is beyond what TensorRT-LLM accepts (at most {MAX_INT32})")
     return Workload(max_batch_size=max_batch_size, max_input_len=max_input_len, max_output_len=max_output_len,
                     max_num_tokens=max_num_tokens, max_beam_width=max_beam_width)
 
@@ -228,6 +239,10 @@ def make_plan(
                                                                   max_tokens_in_paged_kv_cache)):
         if value is not None and value < 1:
             raise InputError(f"--{name} must be a positive integer, got {value!r}")
+    if (not isinstance(tokens_per_block, int) or isinstance(tokens_per_block, bool)
+            or tokens_per_block & (tokens_per_block - 1) or not 2 <= tokens_per_block <= MAX_TOKENS_PER_BLOCK):
+        raise InputError(f"--tokens-per-block must be a power of two from 2 to {MAX_TOKENS_PER_BLOCK} "
+                         f"(TensorRT-LLM's KV cache blocks), got {tokens_per_block}")
     from planner.target import check_flow_quantization, choose_flow, load_profile
 
     # the flow decides the memory rules (RuntimeProfile.flow) and every artifact the plan emits

@@ -1,4 +1,4 @@
-"""The Plan: the one object every emitter reads (schema_version 1, see DESIGN.md).
+"""The Plan: the one object every emitter reads (schema_version 1, see ARCHITECTURE.md).
 
 Keys named in the contract are stable; new keys may be added, none renamed.
 Bytes are integers.

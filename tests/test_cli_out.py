@@ -45,9 +45,14 @@ def test_existing_directory_is_refused_unless_forced(tmp_path):
     assert refused.returncode == 2 and "--force" in refused.stderr and "Traceback" not in refused.stderr
     assert mine.read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     forced = planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--out", out, "--force")
+    assert forced.returncode == 2 and "not written by `planner plan --out`" in forced.stderr
+    assert mine.read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    mine.unlink()
+    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--out", out).returncode == 0
+    forced = planner("plan", "llama-3.1-8b", "--gpus", "l40sx2", "--out", out, "--force")
     assert forced.returncode == 0, forced.stderr
-    assert not mine.exists() and (out / "plan.json").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary or old trees left
+    assert json.loads((out / "plan.json").read_text())["fleet"]["total_gpus"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary, old or lock files left
 
 
 def test_no_fit_writes_nothing(tmp_path):
@@ -59,10 +64,11 @@ def test_no_fit_writes_nothing(tmp_path):
 
 def test_failed_write_leaves_the_previous_output(tmp_path):
     out = tmp_path / "out"
-    write_all({"a.txt": "old"}, out)
+    write_all({"a.txt": "old", "plan.json": "{}"}, out)
+    before = snapshot(out)
     with pytest.raises(ValueError, match="outside the output directory"):
         write_all({"b.txt": "new", "../escape.txt": "x"}, out, force=True)
-    assert snapshot(out) == {"a.txt": (b"old", snapshot(out)["a.txt"][1])}
+    assert snapshot(out) == before and before["a.txt"][0] == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
