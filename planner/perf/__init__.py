@@ -46,8 +46,8 @@ def max_concurrency(stages: Sequence[StageMemory], workload: Workload, tokens_pe
     """(sequences in flight, whether the KV pool is what limits them).
 
     Under attention DP each of the `dp` ranks holds the KV cache of its own requests and schedules up
-    to max_batch_size of them ("--max_batch_size: Max batch size in each rank", NVIDIA/TensorRT-LLM
-    the blog Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM, docs/source/blogs at commit 01c4ece9: TP 8,
+    to max_batch_size of them ("--max_batch_size: Max batch size in each rank", in NVIDIA/TensorRT-LLM's
+    blog Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM, docs/source/blogs at commit 01c4ece9: TP 8,
     EP 8, attention DP, max_batch_size 128 at concurrency 1024 on 8 H200)."""
     per_seq = -(-workload.max_seq_len // tokens_per_block) * workload.max_beam_width
     kv = (min(s.kv_blocks for s in stages) // per_seq if stages else 0) * dp
