@@ -310,3 +310,19 @@ def test_cli_forces_ep_and_attention_dp(capsys):
     assert code == 0 and "TP 8 (EP 8, attention DP) × PP 1" in out
     code, _, err = _cli(capsys, "plan", "llama-3.1-8b", "--gpus", "h100x8", "--flow", "pytorch", "--ep", "2")
     assert code == 2 and "apply to MoE models" in err
+
+
+def test_gqa_kv_per_gpu_under_attention_dp():
+    """Qwen3-30B-A3B (48 layers, 4 KV heads of 128, bf16): under TP 4 each rank caches one KV head,
+    2 x 1 x 128 x 2 bytes x 48 = 24,576 B per token; under attention DP every rank caches all four
+    heads of its own sequences, 98,304 B per token, and the replica holds 4 pools' worth of them."""
+    qwen = catalog.get_model("qwen3-30b-a3b")
+    wl = _workload()
+    fleet = parse_fleet("h100x4")
+    (tp,) = layout_memory(qwen, "bf16", "bf16", 4, 1, wl, fleet.gpu, PYTORCH, ep=4)
+    (dp,) = layout_memory(qwen, "bf16", "bf16", 4, 1, wl, fleet.gpu, PYTORCH, ep=4, attention_dp=True)
+    assert tp.kv_bytes_per_token == 2 * 1 * 128 * 2 * 48 == 24_576
+    assert dp.kv_bytes_per_token == 2 * 4 * 128 * 2 * 48 == 98_304
+    plan = make_plan("qwen3-30b-a3b", "h100x4", flow="pytorch", tp=4, ep=4, attention_dp=True)
+    assert plan.kv_cache.bytes_per_token_per_gpu == 98_304
+    assert plan.kv_cache.max_concurrent_sequences == dp.kv_blocks // (2560 // 32) * 4
