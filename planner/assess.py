@@ -46,6 +46,11 @@ class Option:
 
 
 def workload_for(ask: Ask, tp: int, pp: int) -> Workload:
+    """The workload a layout is weighed with. trtllm-bench's heuristic knows tp and pp only, not
+    attention DP (get_settings passes params tp and pp to get_benchmark_engine_settings,
+    tensorrt_llm/bench/benchmark/utils/general.py at NVIDIA/TensorRT-LLM commit 0171265e), so
+    under attention DP its limits hold per rank, as the runtime reads them; the KV pool still
+    bounds the running batch."""
     if not (ask.tune_batch or ask.tune_tokens):
         return ask.workload
     w = ask.workload
