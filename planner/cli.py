@@ -101,7 +101,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--gpu-hour-price", type=float, default=None, help="Price of one GPU-hour: cost per million tokens.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Write build.sh, model_repository/, deploy/ and plan.json here.")
+              help="Write build.sh, model_repository/, deploy/, plan.json and report.html here.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @click.option("--check", is_flag=True, help="With --out: compare instead of writing; exit 5 if they differ.")
 @click.option("--hf-model-dir", default=None, help="Hugging Face checkpoint the build converts.")
@@ -266,8 +266,10 @@ def _write_plan(result: Any, fmt: str) -> None:
 @click.option("--request-rate", type=float, default=None, help="Requests/s: GPUs needed on each fleet.")
 @click.option("--gpu-hour-price", default=None, help="Price of one GPU-hour: one number, or one per fleet.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the comparison as one self-contained HTML page.")
 def compare(model_name: str, gpus: str, quants: str | None, gpu_hour_price: str | None, fmt: str,
-            **options: Any) -> int:
+            html_path: str | None = None, **options: Any) -> int:
     """Compare MODEL across fleets and quantizations: layout, speed, GPUs needed, cost."""
     from planner.compare import compare as run
     from planner.compare import table
@@ -278,6 +280,10 @@ def compare(model_name: str, gpus: str, quants: str | None, gpu_hour_price: str 
                                      f"objective {options['objective']}"))
     else:
         _dump(rows, fmt)
+    if html_path:
+        from planner.report.command import write_compare
+
+        click.echo(f"planner: wrote {write_compare(rows, model_name, options, html_path)}", err=True)
     return EXIT_OK
 
 
@@ -485,6 +491,20 @@ def rehearse(directory: str, tokenizer_dir: str | None, keep_workdir: str | None
         report = run_rehearsal(root, tokenizer, progress=progress, prompt=prompt or DEFAULT_PROMPT,
                                keep_workdir=Path(keep_workdir) if keep_workdir else None, **options)
     return _finish_live(report, fmt, "rehearsal")
+
+
+@cli.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path())
+@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(),
+              help="HTML file to write ('-' for standard output).")
+def report(plan_path: str, output: str) -> int:
+    """Render PLAN (a plan.json, or a `plan --out` directory) as one self-contained HTML page."""
+    from planner.report.command import run
+
+    written = run(plan_path, output)
+    if written is not None:
+        click.echo(f"planner: wrote {written}", err=True)
+    return EXIT_OK
 
 
 @cli.command()
