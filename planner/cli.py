@@ -225,9 +225,13 @@ def no_fit_summary(result: Any) -> str:
         if worst.free_bytes <= 0:
             head += f": short by {gib(-worst.free_bytes)} GiB per GPU on the closest layout (TP {result.layout.tp} × " \
                     f"PP {result.layout.pp})"
-        else:
+        elif result.kv_cache.max_tokens < result.kv_cache.required_tokens:
             head += f": the KV cache holds {result.kv_cache.max_tokens:,} of the {result.kv_cache.required_tokens:,} " \
                     f"tokens needed on the closest layout (TP {result.layout.tp} × PP {result.layout.pp})"
+        else:  # memory suffices: a latency limit or a rule rejected it; say which
+            why = next((r.reason for r in result.rejected
+                        if (r.tp, r.pp) == (result.layout.tp, result.layout.pp)), "rejected")
+            head += f": the closest layout (TP {result.layout.tp} × PP {result.layout.pp}) fits in memory but {why}"
     if result.advice:
         head += "; would fit: " + "; ".join(result.advice)
     return head
