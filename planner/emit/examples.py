@@ -35,9 +35,17 @@ def render_example(name: str) -> dict[str, str]:
 
 
 def regenerate(root: Path = EXAMPLES_DIR) -> list[Path]:
-    from planner.emit.writer import write_all
+    """Rewrite every example. They are committed without the writer's marker file (the golden test
+    compares exactly the rendered files), so `--force`'s marker check would refuse them: the
+    project's own example directory is removed first, and the marker dropped after writing."""
+    import shutil
+
+    from planner.emit.writer import MARKER, write_all
 
     written: list[Path] = []
     for name in EXAMPLES:
-        written += write_all(render_example(name), root / name, force=True)
+        files = render_example(name)
+        shutil.rmtree(root / name, ignore_errors=True)
+        written += [p for p in write_all(files, root / name) if p.name != MARKER]
+        (root / name / MARKER).unlink(missing_ok=True)
     return written
