@@ -7,10 +7,11 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from planner import catalog, kvcache, tensors
-from planner.assess import Ask, Option, assess, choose, size_fleet, speed
+from planner.assess import Ask, Option, assess, choose, limit_reason, size_fleet, speed
 from planner.assess import pairs as layout_pairs
 from planner.errors import InputError
 from planner.fleet import parse_fleet
@@ -171,6 +172,32 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
     return out
 
 
+def _limit_advice(ask: Ask, options: list[Option]) -> list[str]:
+    """When layouts fit in memory but miss --ttft-ms/--tpot-ms, memory advice would mislead:
+    say what the fastest layout reaches and the largest batch at which it meets the limits."""
+    timed = [o for o in options if o.perf is not None]
+    if not timed:
+        return []
+    fastest = min(timed, key=lambda o: (o.perf.tpot_ms, o.perf.ttft_ms))
+    lay = f"TP {fastest.cand.tp} × PP {fastest.cand.pp}"
+    relaxed = []  # ceilings, so that the figures given do meet the limits
+    if ask.ttft_ms is not None and fastest.perf.ttft_ms > ask.ttft_ms:
+        relaxed.append(f"--ttft-ms {math.ceil(fastest.perf.ttft_ms)}")
+    if ask.tpot_ms is not None and fastest.perf.tpot_ms > ask.tpot_ms:
+        relaxed.append(f"--tpot-ms {math.ceil(fastest.perf.tpot_ms * 10) / 10:g}")
+    out = [f"{' '.join(relaxed)} fits on {lay} (its TTFT {fastest.perf.ttft_ms:.0f} ms, TPOT "
+           f"{fastest.perf.tpot_ms:.1f} ms at {fastest.perf.concurrency} sequences)"] if relaxed else []
+    batch = fastest.workload.max_batch_size // 2
+    while batch >= 1:
+        est = speed(ask, fastest.cand, fastest.workload.model_copy(update={"max_batch_size": batch}), fastest.replicas)
+        if not isinstance(est, str) and limit_reason(ask, est) is None:
+            out.append(f"--max-batch-size {batch} meets the limits on {lay} (TTFT {est.ttft_ms:.0f} ms, "
+                       f"TPOT {est.tpot_ms:.1f} ms)")
+            break
+        batch //= 2
+    return out
+
+
 def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
                     runtime: RuntimeProfile, ask: Ask | None = None) -> str | None:
     """The smallest fleet of the same GPU that fits: one fuller node first, then more nodes.
@@ -295,7 +322,8 @@ def make_plan(
     if best:
         workload = best.workload
     shown = chosen or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
-    advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected, ask)
+    advice = [] if chosen else (_limit_advice(ask, options)
+                                or _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected, ask))
     if not chosen and (tp is not None or pp is not None):
         advice = _forced_advice(ask, advice)
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
