@@ -32,3 +32,9 @@ def test_two_replicas_on_one_host_are_two_services_on_disjoint_gpus():
 def test_one_replica_per_host_keeps_one_service():
     services = _services(make_plan("llama-3.1-8b", "h100x1"))
     assert list(services) == ["triton"]
+
+
+def test_deploy_readme_asks_for_the_gpus_compose_uses():
+    for flow in ("pytorch", "engine"):
+        text = emit_deploy(make_plan("llama-3.1-70b", "h100x8", flow=flow))["deploy/README.md"]
+        assert "on a host with 8 free GPU(s)" in text, flow
