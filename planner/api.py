@@ -8,6 +8,7 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from planner import catalog, kvcache, tensors
 from planner.assess import Ask, Option, assess, choose, limit_reason, size_fleet, speed
@@ -140,7 +141,7 @@ def _model_info(model: ModelSpec) -> ModelInfo:
 
 
 def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
-            runtime: RuntimeProfile, rejected: list[Candidate]) -> list[str]:
+            runtime: RuntimeProfile, rejected: list[Candidate], ask: Ask | None = None) -> list[str]:
     """What would fit when nothing does: a smaller batch, a lighter quantization, more GPUs."""
     static_ok = [c for c in rejected if c.stages and all(s.free_bytes > 0 for s in c.stages)]
     out: list[str] = []
@@ -158,10 +159,14 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         except InputError:
             continue
         chosen, _ = search(model, lighter, kv_dtype, fleet, workload, runtime)
+        if chosen and ask is not None:  # name the layout `--quant lighter` would give, not the fewest GPUs
+            lighter_ask = replace(ask, weights=lighter, act=activation_dtype(lighter, model.dtype))
+            pick = choose(lighter_ask, _options(lighter_ask, None, None))
+            chosen = pick.cand if pick else chosen
         if chosen:
             out.append(f"--quant {lighter} fits on TP {chosen.tp} × PP {chosen.pp}")
             break
-    bigger = _smallest_fleet(model, weights, kv_dtype, fleet, workload, runtime)
+    bigger = _smallest_fleet(model, weights, kv_dtype, fleet, workload, runtime, ask)
     if bigger:
         out.append(bigger)
     return out
@@ -196,8 +201,11 @@ def _limit_advice(ask: Ask, options: list[Option]) -> list[str]:
 
 
 def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
-                    runtime: RuntimeProfile) -> str | None:
-    """The smallest fleet of the same GPU that fits: one fuller node first, then more nodes."""
+                    runtime: RuntimeProfile, ask: Ask | None = None) -> str | None:
+    """The smallest fleet of the same GPU that fits: one fuller node first, then more nodes.
+
+    The fewest-GPUs search finds the fleet; the layout named is the one `planner plan` on that fleet
+    chooses (tiling the fleet, by the objective), so that following the advice gives what it says."""
     node = fleet.gpu.gpus_per_node
     shapes = [(1, n) for n in (1, 2, 4, 8, 16) if fleet.gpus_per_node < n <= node]
     shapes += [(n, node) for n in (2, 4, 8, 16, 32) if n * node > fleet.total_gpus]
@@ -210,6 +218,10 @@ def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet,
                            known_misfits=lambda tp, pp, g=seen_gpus, t=seen_tp: tp * pp <= g and tp <= t)
         if chosen:
             fleet_text = f"{nodes}x{fleet.gpu.name}x{per_node}" if nodes > 1 else f"{fleet.gpu.name}x{per_node}"
+            if ask is not None:
+                trial_ask = replace(ask, fleet=trial)
+                pick = choose(trial_ask, _options(trial_ask, None, None))
+                chosen = pick.cand if pick else chosen
             return f"--gpus {fleet_text} fits with TP {chosen.tp} × PP {chosen.pp}"
         seen_gpus, seen_tp = trial.total_gpus, min(trial.total_gpus, trial.max_tp)
     return None
@@ -322,12 +334,24 @@ def make_plan(
         workload = best.workload
     shown = chosen or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
     advice = [] if chosen else (_limit_advice(ask, options)
-                                or _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected))
+                                or _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected, ask))
+    if not chosen and (tp is not None or pp is not None):
+        advice = _forced_advice(ask, advice)
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
     target = TargetInfo(trtllm_version=trtllm_version, flow=flow, flow_reason=flow_reason)
     return plan.model_copy(update={"request": request, "target": target,
                                    **_speed_fields(ask, options, best, shown, workload, gpu_hour_price)})
+
+
+def _forced_advice(ask: Ask, advice: list[str]) -> list[str]:
+    """A forced --tp/--pp that does not fit: when the fleet fits another layout, say so first; a bigger
+    fleet is then no answer."""
+    free = choose(ask, _options(ask, None, None))
+    if free is None:
+        return advice
+    return [f"without --tp/--pp: TP {free.cand.tp} × PP {free.cand.pp} fits on this fleet",
+            *(a for a in advice if not a.startswith("--gpus "))]
 
 
 def _check_objective(objective: str, ttft_ms: float | None, tpot_ms: float | None, request_rate: float | None,

@@ -51,10 +51,16 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
         _weights_line(plan, console)
     if plan.kv_cache and plan.layout:
         kv = plan.kv_cache
+        if plan.fits and kv.max_tokens < kv.required_tokens:
+            # only with --objective throughput's tuned limits: the runtime admits what the pool holds
+            need = (f"the pool runs {kv.max_concurrent_sequences} sequences at once; max_batch_size "
+                    f"{w.max_batch_size} is trtllm-bench's upper bound ({kv.required_tokens:,} tokens), not a "
+                    "requirement")
+        else:
+            need = f"the workload needs {kv.required_tokens:,}"
         console.print(
             f"KV cache: {kv.bytes_per_token_per_gpu:,} B/token/GPU, {kv.max_tokens:,} tokens "
-            f"({kv.max_concurrent_sequences} concurrent sequences of {w.max_seq_len}); the workload needs "
-            f"{kv.required_tokens:,}",
+            f"({kv.max_concurrent_sequences} concurrent sequences of {w.max_seq_len}); {need}",
             highlight=False,
         )
     _performance(plan, console)

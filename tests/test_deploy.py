@@ -122,7 +122,11 @@ def test_compose(single: Plan) -> None:
     assert lay is not None
     svc = doc(emit_deploy(single), "deploy/docker/compose.yaml")["services"]["triton"]
     (device,) = svc["deploy"]["resources"]["reservations"]["devices"]
-    assert device == {"driver": "nvidia", "count": lay.gpus_per_replica, "capabilities": ["gpu"]}
+    if single.fleet.gpus_per_node // lay.gpus_per_replica > 1:  # one service per replica, each on its own GPUs
+        ids = [str(g) for g in range(lay.gpus_per_replica)]
+        assert device == {"driver": "nvidia", "device_ids": ids, "capabilities": ["gpu"]}
+    else:
+        assert device == {"driver": "nvidia", "count": lay.gpus_per_replica, "capabilities": ["gpu"]}
     assert svc["shm_size"] == f"{2 + lay.gpus_per_replica}gb"
     assert svc["ports"] == ["8000:8000", "8001:8001", "8002:8002"]
     assert f"mpirun --allow-run-as-root -n {lay.gpus_per_replica} " in svc["command"][2]

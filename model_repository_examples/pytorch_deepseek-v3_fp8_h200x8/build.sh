@@ -21,8 +21,10 @@ if ! ls "$HF_MODEL_DIR"/*.safetensors >/dev/null 2>&1; then
   echo "build.sh: no *.safetensors in $HF_MODEL_DIR" >&2
   exit 1
 fi
-if ! grep -q '"quantization_config"' "$HF_MODEL_DIR/config.json"; then
-  echo "build.sh: $HF_MODEL_DIR/config.json has no quantization_config; the plan expects fp8 weights" >&2
+# A ModelOpt export may record its scheme in hf_quant_config.json alone; TensorRT-LLM's PyTorch backend
+# reads that file first (tensorrt_llm/_torch/model_config.py, ModelConfig.from_pretrained, v1.2.1).
+if [ ! -f "$HF_MODEL_DIR/hf_quant_config.json" ] && ! grep -q '"quantization_config"' "$HF_MODEL_DIR/config.json"; then
+  echo "build.sh: $HF_MODEL_DIR has neither hf_quant_config.json nor a quantization_config in config.json; the plan expects fp8 weights" >&2
   exit 1
 fi
 echo "build.sh: checkpoint $HF_MODEL_DIR is ready"

@@ -181,6 +181,8 @@ def context(plan: Plan, image: str | None = None) -> dict[str, Any]:
         "replicas": lay.replicas,
         "world_size": place.world_size,
         "multi_node": place.pods > 1,
+        # replicas Compose starts on one host: a node holds gpus_per_node // world_size of them
+        "host_replicas": max(1, min(lay.replicas, plan.fleet.gpus_per_node // place.world_size)),
         "pods": place.pods,
         "leader_gpus": place.leader_gpus,
         "worker_gpus": place.worker_gpus,

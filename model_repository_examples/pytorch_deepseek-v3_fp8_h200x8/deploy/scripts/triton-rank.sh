@@ -20,10 +20,12 @@ cp "$code/model.py" "$run_repo/tensorrt_llm/1/model.py"
 cp "$code/helpers.py" "$run_repo/tensorrt_llm/1/helpers.py"
 args=(
   "--model-repository=$run_repo"
-  --http-port=8000
-  --grpc-port=8001
-  --metrics-port=8002
-  # each rank's Python backend stubs need their own shared-memory region names
-  "--backend-config=python,shm-region-prefix-name=prefix${rank}_"
+  # HTTP_PORT, GRPC_PORT, METRICS_PORT: a second replica on the same host needs its own ports
+  "--http-port=${HTTP_PORT:-8000}"
+  "--grpc-port=${GRPC_PORT:-8001}"
+  "--metrics-port=${METRICS_PORT:-8002}"
+  # each rank's Python backend stubs need their own shared-memory region names, on this host's /dev/shm
+  # also apart from another replica's (told apart by its HTTP port)
+  "--backend-config=python,shm-region-prefix-name=prefix${rank}_${HTTP_PORT:+${HTTP_PORT}_}"
 )
 exec trtllm-llmapi-launch "${TRITONSERVER:-/opt/tritonserver/bin/tritonserver}" "${args[@]}"
