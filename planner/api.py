@@ -8,6 +8,7 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 from __future__ import annotations
 
 from planner import catalog, tensors
+from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import Candidate, blocks_per_sequence, evaluate, replicas, search, structural_reason
@@ -51,7 +52,10 @@ def resolve_model(model: str | ModelSpec | None, model_path: str | None = None) 
     return catalog.get_model(model)
 
 
-def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str) -> None:
+def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str, model: ModelSpec | None = None,
+                   engine_version: str | None = None, use_parallel_embedding: bool = False) -> None:
+    """InputError unless `gpu` runs this quantization and, given a model and the TensorRT-LLM
+    release of an engine-flow plan, that release can build it (planner.engine_rules)."""
     if weights not in SCHEMES:
         raise InputError(f"unknown quantization {weights!r}; choose one of {', '.join(WEIGHT_SCHEMES)}")
     if kv_dtype not in KV_DTYPES:
@@ -68,6 +72,8 @@ def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str) -> None:
         ok = [k for k in KV_DTYPES if gpu.cc >= KV_MIN_CC[k]]
         raise InputError(f"{gpu.name} cannot hold a {kv_dtype} KV cache (needs compute capability "
                          f"{'.'.join(map(str, KV_MIN_CC[kv_dtype]))}+); it can hold {', '.join(ok)}")
+    if model is not None and engine_version:
+        check_engine(model, gpu, weights, kv_dtype, engine_version, use_parallel_embedding, runnable)
 
 
 def default_weights(gpu: GpuSpec, model_dtype: str) -> str:
@@ -172,7 +178,7 @@ def make_plan(
     quant = (quant or default_weights(fleet.gpu, spec.dtype)).lower()
     act = activation_dtype(quant, spec.dtype) if quant in SCHEMES else "bf16"
     kv_dtype = (kv_cache_dtype or ("fp16" if act == "fp32" else act)).lower()
-    check_hardware(fleet.gpu, quant, kv_dtype)
+    check_hardware(fleet.gpu, quant, kv_dtype, spec, trtllm_version, use_parallel_embedding)
     workload = make_workload(max_batch_size, max_input_len, max_output_len, max_num_tokens, max_beam_width)
     if workload.max_seq_len > spec.max_position_embeddings:
         room = spec.max_position_embeddings - workload.max_output_len
@@ -188,6 +194,7 @@ def make_plan(
     runtime = RuntimeProfile(
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
+        trtllm_version=trtllm_version,
     )
     from planner.target import check_version
 
@@ -241,7 +248,7 @@ def _choose(spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet, workload: 
     for t, p in pairs:
         if t * p > fleet.total_gpus:
             raise InputError(f"TP {t} × PP {p} needs {t * p} GPUs; the fleet has {fleet.total_gpus}")
-        reasons.append(structural_reason(spec, quant, t, p, fleet))
+        reasons.append(structural_reason(spec, quant, t, p, fleet, runtime))
     if all(reasons):  # no layout with the forced sizes can run, whatever the memory
         forced = " × ".join(f"{name} {v}" for name, v in (("TP", tp), ("PP", pp)) if v is not None)
         raise InputError(f"{forced} cannot run {spec.name}: {reasons[0]}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner.engine_rules import layout_reason
 from planner.memory import GIB, StageMemory, layout_memory
 from planner.quant import SCHEMES
 from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
@@ -40,8 +41,13 @@ def blocks_per_sequence(workload: Workload, runtime: RuntimeProfile) -> int:
     return -(-workload.max_seq_len // runtime.tokens_per_block)
 
 
-def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: Fleet) -> str | None:
-    """Why (tp, pp) cannot run at all, whatever the memory; None when it can."""
+def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: Fleet,
+                      runtime: RuntimeProfile | None = None) -> str | None:
+    """Why (tp, pp) cannot run at all, whatever the memory; None when it can.
+
+    With a runtime on the engine flow, also what its TensorRT-LLM release cannot build
+    (families without PP, even splits only): planner.engine_rules.
+    """
     if tp * pp > fleet.total_gpus:
         return f"needs {tp * pp} GPUs; the fleet has {fleet.total_gpus}"
     if tp > fleet.max_tp:
@@ -57,6 +63,10 @@ def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: F
             return f"{kv} KV heads are not divisible by TP {tp}"
     if pp > model.num_layers:
         return f"PP {pp} exceeds the model's {model.num_layers} layers"
+    if runtime is not None and runtime.flow == "engine" and runtime.trtllm_version:
+        reason = layout_reason(model, tp, pp, runtime.trtllm_version)
+        if reason:
+            return reason
     return _group_reason(model, weights, tp)
 
 
@@ -99,7 +109,7 @@ def memory_reason(stages: list[StageMemory], workload: Workload, runtime: Runtim
 
 def evaluate(model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, fleet: Fleet,
              workload: Workload, runtime: RuntimeProfile) -> Candidate:
-    reason = structural_reason(model, weights, tp, pp, fleet)
+    reason = structural_reason(model, weights, tp, pp, fleet, runtime)
     if reason:
         return Candidate(tp, pp, reason=reason)
     stages = layout_memory(model, weights, kv_dtype, tp, pp, workload, fleet.gpu, runtime, stop_at_overflow=True)

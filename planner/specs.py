@@ -161,3 +161,5 @@ class RuntimeProfile(_Frozen):
     max_tokens_in_paged_kv_cache: PositiveInt | None = None
     use_parallel_embedding: bool = False
     flow: Literal["engine", "pytorch"] = "engine"
+    # the TensorRT-LLM release whose engine-flow limits the layout search applies (None: none)
+    trtllm_version: str | None = None

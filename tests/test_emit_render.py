@@ -8,7 +8,10 @@ from tritonclient.grpc import model_config_pb2
 
 from planner import catalog
 from planner.emit import render_all
+from planner.engine_rules import no_converter_reason
+from planner.errors import InputError
 from planner.serving import ServingInfo
+from planner.target import DEFAULT_TRTLLM_VERSION
 from planner.validate import validate_repository
 
 
@@ -47,7 +50,13 @@ def test_build_script_flags():
 
 
 def test_unsupported_architecture_fails_clearly():
-    p = plan("deepseek-v3", "2xh100x8", quant="fp8")
+    # The engine flow refuses the plan itself (exit 2), naming the flow and release that serve it ...
+    with pytest.raises(InputError, match=r"PyTorch flow of TensorRT-LLM 1\.2\.1"):
+        plan("deepseek-v3", "2xh100x8", quant="fp8", trtllm_version="0.19.0")
+    # ... and a plan.json for such a family, made elsewhere, still renders a build.sh that stops.
+    p = plan("llama-3.1-8b", "h100x1", trtllm_version="0.19.0")
+    model = p.model.model_copy(update={"name": "deepseek-v3", "architecture": "deepseek_v3"})
+    p = p.model_copy(update={"model": model})
     files = render_all(p)
     assert "exit 1" in files["build.sh"] and "PyTorch" in files["build.sh"]
     assert "cannot be built" in files["README.md"]
@@ -83,7 +92,8 @@ def test_hostile_strings_neither_break_nor_inject(tmp_path):
     if shutil.which("bash"):
         subprocess.run(["bash", "-n", str(script)], check=True)
         # the default assignments expand to the hostile string itself, not to a command
-        probe = files["build.sh"].split("set -euo pipefail", 1)[1].split("if [ ! -f", 1)[0]
+        # (the block of assignments after `set -euo pipefail`, up to the first blank line)
+        probe = files["build.sh"].split("set -euo pipefail\n\n", 1)[1].split("\n\n", 1)[0] + "\n"
         out = subprocess.run(["bash", "-c", probe + 'printf %s "$ENGINE_DIR"'], capture_output=True, text=True,
                              check=True, env={"PATH": "/usr/bin:/bin"})
         assert out.stdout == HOSTILE
@@ -114,6 +124,8 @@ FLEETS = ["h100x8", "2xh100x8", "a100-80gbx8"]
 @pytest.mark.parametrize("fleet", FLEETS)
 def test_every_catalog_model_renders_parseable_configs(fleet):
     for spec in catalog.models():
+        if no_converter_reason(spec, DEFAULT_TRTLLM_VERSION):
+            continue  # no engine-flow converter: make_plan refuses it for the engine flow (test_engine_rules)
         # short prompts so every model's context window holds the workload
         p = plan(spec.name, fleet, max_input_len=1024, max_output_len=256)
         if p.layout is None:
