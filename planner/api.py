@@ -12,8 +12,9 @@ from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import Candidate, blocks_per_sequence, evaluate, replicas, search, structural_reason
-from planner.memory import layout_memory
+from planner.memory import embedding_placement, layout_memory
 from planner.plan import (
+    EmbeddingInfo,
     FleetInfo,
     KVCacheInfo,
     LayoutInfo,
@@ -177,8 +178,14 @@ def make_plan(
     fleet = gpus if isinstance(gpus, Fleet) else parse_fleet(gpus)
     quant = (quant or default_weights(fleet.gpu, spec.dtype)).lower()
     act = activation_dtype(quant, spec.dtype) if quant in SCHEMES else "bf16"
-    kv_dtype = (kv_cache_dtype or ("fp16" if act == "fp32" else act)).lower()
+    # The KV cache keeps the activation dtype unless it is quantized: an fp32 model has an fp32 KV
+    # cache (trtllm-build takes the KV dtype from the checkpoint's dtype; 262,163 B/token measured for
+    # Llama-3.1-8B in fp32, i.e. 4 bytes per element)
+    kv_dtype = (kv_cache_dtype or act).lower()
     check_hardware(fleet.gpu, quant, kv_dtype, spec, trtllm_version, use_parallel_embedding)
+    if kv_dtype == "fp32" and act != "fp32" or act == "fp32" and kv_dtype in ("fp16", "bf16"):
+        raise InputError(f"--kv-cache-dtype {kv_dtype} with {act} activations: an unquantized KV cache keeps the "
+                         f"model's dtype ({act}); choose {act}, fp8 or int8")
     workload = make_workload(max_batch_size, max_input_len, max_output_len, max_num_tokens, max_beam_width)
     if workload.max_seq_len > spec.max_position_embeddings:
         room = spec.max_position_embeddings - workload.max_output_len
@@ -216,6 +223,12 @@ def make_plan(
                      chosen, shown, rejected, advice)
     return plan.model_copy(update={"request": request})
 
+
+
+def _embedding_info(runtime: RuntimeProfile, quant: str, kv_dtype: str) -> EmbeddingInfo:
+    place = embedding_placement(runtime, quant, kv_dtype)
+    return EmbeddingInfo(path=place.path, placement="sharded" if place.sharded else "replicated",
+                         source=place.source)
 
 
 def _closest(rejected: list[Candidate], spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet,
@@ -300,7 +313,7 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
         serving=serving or ServingInfo(),
         fits=chosen is not None,
         layout=layout,
-        memory=MemoryInfo(per_gpu=per_gpu),
+        memory=MemoryInfo(per_gpu=per_gpu, embedding=_embedding_info(runtime, quant, kv_dtype)),
         kv_cache=kv,
         rejected=[Rejection(tp=c.tp, pp=c.pp, reason=c.reason or "does not fit") for c in rejected],
         advice=advice,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from planner.engine_contract import ReleaseContract, ScriptContract, load_contract
 from planner.errors import InputError
-from planner.quant import KV_DTYPES, KV_MIN_CC
+from planner.quant import KV_MIN_CC
 from planner.specs import GpuSpec, ModelSpec
 
 # Weight schemes ModelOpt's quantize.py calibrates and exports; the rest go through the
@@ -145,10 +145,13 @@ def check_engine(model: ModelSpec, gpu: GpuSpec, weights: str, kv_dtype: str, ve
     if ok:
         reason += (f"; with the KV cache in {kv_dtype}, TensorRT-LLM {version} builds {model.architecture} on "
                    f"{gpu.name} as {', '.join(ok)}")
-    kv_ok = [k for k in KV_DTYPES if k != kv_dtype and gpu.cc >= KV_MIN_CC[k]
+    # An unquantized KV cache keeps the model's dtype, so only the quantized alternatives are named
+    kv_ok = [k for k in QUANTIZED_KV if k != kv_dtype and gpu.cc >= KV_MIN_CC[k]
              and _buildable(model, gpu, weights, k, version, use_parallel_embedding)]
+    if kv_dtype in QUANTIZED_KV and _buildable(model, gpu, weights, "bf16", version, use_parallel_embedding):
+        kv_ok.append("the model's dtype")
     if kv_ok:
-        reason += f"; {weights} weights build with the KV cache in {' / '.join(kv_ok)}"
+        reason += f"; {weights} weights build with the KV cache in {' or '.join(kv_ok)}"
     raise InputError(reason)
 
 

@@ -96,6 +96,11 @@ def memory_reason(stages: list[StageMemory], workload: Workload, runtime: Runtim
             return (f"static memory of stage {s.pp_stage} (weights {s.weights_bytes / GIB:.2f} GiB + activations "
                     f"{s.activation_bytes / GIB:.2f} GiB + overhead {s.overhead_bytes / GIB:.2f} GiB) exceeds the "
                     f"{s.capacity_bytes / GIB:.2f} GiB GPU by {-s.free_bytes / GIB:.2f} GiB")
+        left = s.free_bytes - s.kv_cache_bytes
+        if s.cuda_graph_bytes > left:  # PyTorch flow: graphs are captured after the KV pool is allocated
+            return (f"CUDA graphs of stage {s.pp_stage} need {s.cuda_graph_bytes / GIB:.2f} GiB but the KV pool "
+                    f"leaves {max(left, 0) / GIB:.2f} GiB ({1 - runtime.kv_cache_free_gpu_mem_fraction:.0%} of the "
+                    f"free memory); lower the KV fraction or the CUDA graph batch sizes")
     need_blocks = workload.max_batch_size * workload.max_beam_width * blocks_per_sequence(workload, runtime)
     worst = min(stages, key=lambda s: s.kv_blocks)
     if worst.kv_blocks < need_blocks:

@@ -125,8 +125,17 @@ class SizingInfo(_Model):
     meets_slo: bool
 
 
+class EmbeddingInfo(_Model):
+    """Where the input embedding lives on the first stage: the conversion path decides it."""
+
+    path: str  # convert_checkpoint.py | quantize.py | pytorch
+    placement: str  # "replicated" on every TP rank, or "sharded" (vocabulary split across TP)
+    source: str
+
+
 class MemoryInfo(_Model):
     per_gpu: list[StageMemory]
+    embedding: EmbeddingInfo | None = None
 
 
 class KVCacheInfo(_Model):

@@ -22,7 +22,7 @@ WEIGHT_SCHEMES = (
     "fp32", "fp16", "bf16", "fp8", "int8_wo", "int4_wo", "int4_awq", "int4_gptq",
     "w4a8_awq", "int8_sq", "nvfp4",
 )
-KV_DTYPES = ("fp16", "bf16", "fp8", "int8")
+KV_DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8")
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
@@ -67,7 +67,7 @@ SCHEMES: dict[str, Scheme] = {
     )
 }
 
-KV_MIN_CC = {"fp16": (7, 0), "bf16": (8, 0), "fp8": (8, 9), "int8": (7, 0)}
+KV_MIN_CC = {"fp32": (7, 0), "fp16": (7, 0), "bf16": (8, 0), "fp8": (8, 9), "int8": (7, 0)}
 
 
 def activation_dtype(weights: str, model_dtype: str) -> str:

@@ -57,15 +57,24 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
 
 
 def _memory_table(plan: Plan) -> Table:
+    """Every named term of the per-GPU breakdown (see planner.memory), in the order the runtime allocates."""
+    stages = plan.memory.per_gpu
+    graphs = any(s.cuda_graph_bytes for s in stages)
+    flow = stages[0].flow if stages else "engine"
+    weights, acts = ("engine", "exec ctx") if flow == "engine" else ("weights", "profiling")
+    cols = ["stage", "layers", weights, acts, "runtime buf", "decoder", "comm", "CUDA ctx", "driver", "KV cache"]
+    cols += ["CUDA graphs"] if graphs else []
+    cols += ["total", "capacity", "used"]
     t = Table(title="Memory per GPU (GiB)", title_justify="left")
-    for col in ("stage", "layers", "weights", "KV cache", "activations", "overhead", "total", "capacity", "used"):
+    for col in cols:
         t.add_column(col, justify="right")
-    for s in plan.memory.per_gpu:
-        t.add_row(
-            str(s.pp_stage), str(s.layers), gib(s.weights_bytes), gib(s.kv_cache_bytes), gib(s.activation_bytes),
-            gib(s.overhead_bytes), gib(s.total_bytes), gib(s.capacity_bytes),
-            f"{100 * s.total_bytes / s.capacity_bytes:.0f}%",
-        )
+    for s in stages:
+        row = [str(s.pp_stage), str(s.layers), gib(s.weights_bytes), gib(s.activation_bytes),
+               gib(s.runtime_buffers_bytes), gib(s.decoder_bytes), gib(s.comm_bytes), gib(s.context_bytes),
+               gib(s.reserved_bytes), gib(s.kv_cache_bytes)]
+        row += [gib(s.cuda_graph_bytes)] if graphs else []
+        row += [gib(s.total_bytes), gib(s.capacity_bytes), f"{100 * s.total_bytes / s.capacity_bytes:.0f}%"]
+        t.add_row(*row)
     return t
 
 

@@ -163,3 +163,6 @@ class RuntimeProfile(_Frozen):
     flow: Literal["engine", "pytorch"] = "engine"
     # the TensorRT-LLM release whose engine-flow limits the layout search applies (None: none)
     trtllm_version: str | None = None
+    # PyTorch flow: batch sizes CUDA graphs are captured for; None: the release's default
+    # (CudaGraphConfig with max_batch_size 128), () : no CUDA graphs.
+    cuda_graph_batch_sizes: tuple[PositiveInt, ...] | None = None

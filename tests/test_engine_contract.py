@@ -153,7 +153,7 @@ def _build_sh(model, version, **kw):
 
 @pytest.mark.parametrize("version", RELEASES)
 def test_gemma_gets_its_own_flags(version):
-    text = _build_sh("gemma-2-9b", version, gpus="h100x2")
+    text = _build_sh("gemma-2-9b", version, gpus="h100x2", tp=2)
     assert "--ckpt-type hf" in text and "--world-size 2" in text
     assert "--model-dir \"$HF_MODEL_DIR\"" in text and "--output-model-dir \"$CHECKPOINT_DIR\"" in text
     first = text.split("trtllm-build")[0]
@@ -191,7 +191,7 @@ def test_121_runs_the_one_established_path():
 
 @pytest.mark.skipif(not shutil.which("bash"), reason="needs bash")
 @pytest.mark.parametrize("model, version, kw", [
-    ("gemma-2-9b", "0.19.0", {"gpus": "h100x2"}),
+    ("gemma-2-9b", "0.19.0", {"gpus": "h100x2", "tp": 2}),
     ("qwen2.5-7b", "1.2.1", {"gpus": "h100x1", "quant": "int4_gptq"}),
     ("llama-3.1-70b", "0.19.0", {"gpus": "h100x8", "quant": "fp8", "kv_cache_dtype": "fp8"}),
 ])

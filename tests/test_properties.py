@@ -75,3 +75,34 @@ def test_a_fitting_plan_fits_its_gpus(model, quant, gpu, batch, inp, out):
 
 def test_schemes_cover_the_cli_choices():
     assert set(SCHEMES) == set(WEIGHT_SCHEMES)
+
+
+@settings(max_examples=100, deadline=None)
+@given(models, st.sampled_from(["bf16", "fp8", "int4_awq"]), st.sampled_from([1, 2, 4, 8]), st.sampled_from([1, 2]),
+       st.sampled_from(["engine", "pytorch"]), st.integers(1, 512), st.integers(1, 8), st.integers(1, 4))
+def test_a_larger_batch_never_frees_memory(model, quant, tp, pp, flow, batch, more, beam):
+    pp = min(pp, model.num_layers)
+    rt = RuntimeProfile(flow=flow)
+
+    def stages(b):
+        wl = Workload(max_batch_size=b, max_input_len=512, max_output_len=512, max_num_tokens=2048, max_beam_width=beam)
+        return layout_memory(model, quant, "fp8", tp, pp, wl, GPU, rt)
+
+    for small, large in zip(stages(batch), stages(batch * more), strict=True):
+        for term in ("activation_bytes", "runtime_buffers_bytes", "decoder_bytes", "overhead_bytes",
+                     "cuda_graph_bytes"):
+            assert getattr(large, term) >= getattr(small, term), term
+        assert large.free_bytes <= small.free_bytes
+        assert large.kv_tokens <= small.kv_tokens
+
+
+@settings(max_examples=100, deadline=None)
+@given(models, st.sampled_from(["bf16", "fp8", "int4_awq"]), st.sampled_from([1, 2, 4]),
+       st.sampled_from(["engine", "pytorch"]))
+def test_more_tp_never_needs_more_weights_activations_or_buffers_per_gpu(model, quant, tp, flow):
+    wl = Workload(max_batch_size=64, max_input_len=1024, max_output_len=1024, max_num_tokens=4096)
+    rt = RuntimeProfile(flow=flow)
+    one = layout_memory(model, quant, "fp8", tp, 1, wl, GPU, rt)[0]
+    two = layout_memory(model, quant, "fp8", 2 * tp, 1, wl, GPU, rt)[0]
+    for term in ("weights_bytes", "activation_bytes", "runtime_buffers_bytes", "decoder_bytes", "kv_bytes_per_token"):
+        assert getattr(two, term) <= getattr(one, term), term

@@ -1,0 +1,93 @@
+"""Per-GPU memory of one layout: weights, activations, runtime buffers, communication, KV cache.
+
+A pure function of (model, quantization, layout, workload, GPU, runtime profile), with one rule set
+per flow, chosen once from `RuntimeProfile.flow`:
+- engine (planner.memory.engine): engine weights, the execution context fixed at build time, the C++
+  runtime's buffers and decoder, communication; the KV pool is `kv_cache_free_gpu_mem_fraction` of
+  what CUDA still has free;
+- pytorch (planner.memory.pytorch): weights as loaded, the peak of a profiling pass at
+  max_num_tokens, memory outside torch; the KV pool is `free_gpu_memory_fraction` of what that pass
+  leaves, and CUDA graphs must fit in the rest.
+Both size the pool against CUDA's total (what cudaMemGetInfo reports), not nvidia-smi's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from planner.memory import engine, pytorch
+from planner.memory.common import (
+    DRIVER_RESERVED_BYTES,
+    GIB,
+    MIB,
+    EmbeddingPlacement,
+    Setup,
+    StageMemory,
+    StageShape,
+    comm_bytes,
+    cuda_total_bytes,
+    dense_layers,
+    embedding_placement,
+    kv_bytes_per_token,
+    kv_pool,
+    layers_per_stage,
+    stage_weight_bytes,
+)
+from planner.memory.engine import DEFAULT_ENGINE_COSTS, EngineCosts, execution_context_bytes
+from planner.memory.pytorch import DEFAULT_PYTORCH_COSTS, PytorchCosts
+from planner.specs import GpuSpec, ModelSpec, RuntimeProfile, Workload
+
+__all__ = [
+    "DRIVER_RESERVED_BYTES", "GIB", "MIB", "DEFAULT_COSTS", "DEFAULT_ENGINE_COSTS", "DEFAULT_PYTORCH_COSTS",
+    "EmbeddingPlacement", "EngineCosts", "PytorchCosts", "RuntimeCosts", "Setup", "StageMemory", "StageShape",
+    "activation_bytes", "comm_bytes", "cuda_total_bytes", "embedding_placement", "kv_bytes_per_token", "kv_pool",
+    "layers_per_stage", "layout_memory", "stage_memory", "stage_weight_bytes",
+]
+
+# Names kept for callers of the single-module memory model.
+RuntimeCosts = EngineCosts
+DEFAULT_COSTS = DEFAULT_ENGINE_COSTS
+activation_bytes = execution_context_bytes
+
+_FLOWS = {"engine": (engine.stage, DEFAULT_ENGINE_COSTS), "pytorch": (pytorch.stage, DEFAULT_PYTORCH_COSTS)}
+
+
+def _stage(setup: Setup, shape: StageShape, costs: EngineCosts | PytorchCosts | None) -> StageMemory:
+    rule, default = _FLOWS[setup.runtime.flow]
+    if costs is None or not isinstance(costs, type(default)):
+        costs = default
+    return rule(setup, shape, costs)
+
+
+def stage_memory(
+    model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, stage: int,
+    workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile,
+    costs: EngineCosts | PytorchCosts | None = None,
+) -> StageMemory:
+    split = layers_per_stage(model.num_layers, pp)
+    shape = StageShape(stage, sum(split[:stage]), split[stage], stage == 0, stage == pp - 1)
+    return _stage(Setup(model, weights, kv_dtype, tp, pp, workload, gpu, runtime), shape, costs)
+
+
+def layout_memory(
+    model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int,
+    workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile,
+    costs: EngineCosts | PytorchCosts | None = None, stop_at_overflow: bool = False,
+) -> list[StageMemory]:
+    """Every stage's memory; with `stop_at_overflow`, stop after the first stage whose static
+    memory exceeds the GPU (the layout cannot run, the rest need not be known)."""
+    setup = Setup(model, weights, kv_dtype, tp, pp, workload, gpu, runtime)
+    out: list[StageMemory] = []
+    alike: dict[tuple[int, int, bool, bool], StageMemory] = {}
+    first_layer = 0
+    for index, layers in enumerate(layers_per_stage(model.num_layers, pp)):
+        key = (layers, dense_layers(model, first_layer, layers), index == 0, index == pp - 1)
+        if key in alike:  # stages with the same shape have the same memory
+            mem = replace(alike[key], pp_stage=index, first_layer=first_layer)
+        else:
+            mem = alike[key] = _stage(setup, StageShape(index, first_layer, layers, key[2], key[3]), costs)
+        out.append(mem)
+        first_layer += layers
+        if stop_at_overflow and mem.free_bytes <= 0:
+            break
+    return out
