@@ -143,3 +143,17 @@ def test_serving_choices_reach_the_configs():
     trt = _parse(files["model_repository/tensorrt_llm/config.pbtxt"])
     assert pre.instance_group[0].count == 4 and post.instance_group[0].count == 2
     assert trt.dynamic_batching.max_queue_delay_microseconds == 100
+
+
+def test_pre_and_postprocessing_batch_dynamically_as_the_release_templates():
+    # tensorrtllm_backend v0.19.0 all_models/inflight_batcher_llm: preprocessing has dynamic_batching with
+    # preferred_batch_size [max_batch_size] and the queue delay; postprocessing has dynamic_batching {}.
+    serving = ServingInfo(max_queue_delay_microseconds=250, bls=True)
+    files = render_all(plan(serving=serving, max_batch_size=48))
+    pre = _parse(files["model_repository/preprocessing/config.pbtxt"])
+    post = _parse(files["model_repository/postprocessing/config.pbtxt"])
+    bls = _parse(files["model_repository/tensorrt_llm_bls/config.pbtxt"])
+    assert pre.HasField("dynamic_batching") and list(pre.dynamic_batching.preferred_batch_size) == [48]
+    assert pre.dynamic_batching.max_queue_delay_microseconds == 250
+    assert post.HasField("dynamic_batching") and not post.dynamic_batching.preferred_batch_size
+    assert not bls.HasField("dynamic_batching")  # NVIDIA's tensorrt_llm_bls has none either
