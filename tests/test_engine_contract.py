@@ -215,3 +215,19 @@ def test_golden_build_scripts_parse_against_their_release():
         if shutil.which("bash"):
             run = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
             assert run.returncode == 0, (path, run.stderr)
+
+
+def test_121_container_is_verified_from_tritons_matrix():
+    from planner.target import load_profile
+
+    container = load_profile("1.2.1").container
+    assert container.verified and container.image == "nvcr.io/nvidia/tritonserver:26.04-trtllm-python-py3"
+    assert "compatibility.md" in container.source
+    readme = emit_readme_for("llama-3.1-8b", "1.2.1")
+    assert "mapping not confirmed" not in readme
+
+
+def emit_readme_for(model, version):
+    from planner.emit.readme import emit_readme
+
+    return emit_readme(make_plan(model, gpus="h100x1", trtllm_version=version))["README.md"]
