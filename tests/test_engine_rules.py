@@ -155,3 +155,11 @@ def test_a_family_missing_from_the_contract_has_no_engine_converter():
     spec = catalog.get_model("llama-3.1-8b").model_copy(update={"name": "new-model", "architecture": "qwen9"})
     with pytest.raises(InputError, match="no convert_checkpoint.py for qwen9 is in the planner's contract data"):
         make_plan(spec, gpus="h100x1", trtllm_version="1.2.1")
+
+
+def test_deepseek_v2_converter_has_no_weight_only_quantization():
+    from planner.engine_rules import converter_reason
+
+    spec = catalog.get_model("llama-3.1-8b").model_copy(update={"name": "dsv2-lite", "architecture": "deepseek_v2"})
+    assert converter_reason(spec, "bf16", "bf16", "1.2.1") is None
+    assert "has no weight-only precision int8 (it offers: none)" in converter_reason(spec, "int8_wo", "bf16", "1.2.1")
