@@ -126,7 +126,8 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         if lighter == weights or SCHEMES[lighter].min_cc > fleet.gpu.cc:
             continue
         try:
-            check_hardware(fleet.gpu, lighter, kv_dtype)
+            engine = runtime.trtllm_version if runtime.flow == "engine" else None
+            check_hardware(fleet.gpu, lighter, kv_dtype, model, engine, runtime.use_parallel_embedding)
         except InputError:
             continue
         chosen, _ = search(model, lighter, kv_dtype, fleet, workload, runtime)
