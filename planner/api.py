@@ -7,7 +7,7 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 
 from __future__ import annotations
 
-from planner import catalog, tensors
+from planner import catalog, kvcache, tensors
 from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
@@ -85,6 +85,20 @@ def default_weights(gpu: GpuSpec, model_dtype: str) -> str:
     return native if gpu.cc >= scheme.min_cc and scheme.needs in gpu.precisions else "fp16"
 
 
+def checkpoint_quantization(spec: ModelSpec, quant: str | None,
+                            kv_cache_dtype: str | None) -> tuple[str | None, str | None]:
+    """(weights, KV dtype) for a checkpoint that is already quantized: its own scheme, unless
+    --quant names another one, which is an error (the flows load the stored weights as they are)."""
+    ckpt = spec.checkpoint_quant
+    if ckpt is None:
+        return quant, kv_cache_dtype
+    if quant is not None and quant.lower() != ckpt.weights:
+        raise InputError(f"--quant {quant} contradicts the checkpoint {spec.name}, which is already quantized as "
+                         f"{ckpt.weights} ({ckpt.method}, {ckpt.source}); drop --quant, or start from an "
+                         f"unquantized checkpoint")
+    return ckpt.weights, kv_cache_dtype or ckpt.kv_cache
+
+
 def make_workload(max_batch_size: int, max_input_len: int, max_output_len: int,
                   max_num_tokens: int | None, max_beam_width: int = 1) -> Workload:
     for name, value in (("max-batch-size", max_batch_size), ("max-input-len", max_input_len),
@@ -107,7 +121,9 @@ def _model_info(model: ModelSpec) -> ModelInfo:
         num_attention_heads=model.num_attention_heads, num_kv_heads=model.num_kv_heads, head_dim=model.head_dim,
         vocab_size=model.vocab_size, max_position_embeddings=model.max_position_embeddings,
         tie_word_embeddings=model.tie_word_embeddings, moe_experts=model.moe.num_experts if model.moe else 0,
-        mla=model.mla is not None,
+        mla=model.mla is not None, attention_pattern=list(model.attention_pattern),
+        sliding_window=model.sliding_window, attention_chunk_size=model.attention_chunk_size,
+        encoder_params=model.encoder_params, checkpoint_size_gib=model.checkpoint_size_gib,
     )
 
 
@@ -177,6 +193,7 @@ def make_plan(
 ) -> Plan:
     spec = resolve_model(model, model_path)
     fleet = gpus if isinstance(gpus, Fleet) else parse_fleet(gpus)
+    quant, kv_cache_dtype = checkpoint_quantization(spec, quant, kv_cache_dtype)
     quant = (quant or default_weights(fleet.gpu, spec.dtype)).lower()
     act = activation_dtype(quant, spec.dtype) if quant in SCHEMES else "bf16"
     # The KV cache keeps the activation dtype unless it is quantized: an fp32 model has an fp32 KV
@@ -293,6 +310,8 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
             max_concurrent_sequences=min_blocks // (per_seq * workload.max_beam_width),
             required_tokens=workload.max_batch_size * workload.max_beam_width * workload.max_seq_len,
             tokens_per_block=runtime.tokens_per_block, blocks_per_sequence=per_seq,
+            attention_windows=(kvcache.attention_windows(spec, workload.max_seq_len)
+                               if runtime.flow == "pytorch" else None),
         )
     scheme = SCHEMES[quant]
     return Plan(
@@ -302,7 +321,9 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
                         compute_capability=fleet.gpu.compute_capability, nvlink_domain=fleet.gpu.nvlink_domain,
                         tp_across_nodes=fleet.tp_across_nodes),
         quantization=QuantInfo(weights=quant, kv_cache=kv_dtype, activation_dtype=act,
-                               group_size=scheme.group_size),
+                               group_size=scheme.group_size,
+                               checkpoint=spec.checkpoint_quant.source if spec.checkpoint_quant else None,
+                               unquantized=list(spec.checkpoint_quant.unquantized) if spec.checkpoint_quant else []),
         workload=WorkloadInfo(max_batch_size=workload.max_batch_size, max_input_len=workload.max_input_len,
                               max_output_len=workload.max_output_len, max_seq_len=workload.max_seq_len,
                               max_num_tokens=workload.max_num_tokens, max_beam_width=workload.max_beam_width),

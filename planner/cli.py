@@ -65,7 +65,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
               help="Fleet: GPU, GPUxN, NODESxGPUxN (e.g. h100x8, 2xh100x8) or a YAML fleet file.")
 @click.option("--quant", default=None,
               help="Weights: fp32 fp16 bf16 fp8 int8_wo int4_wo int4_awq int4_gptq w4a8_awq int8_sq nvfp4 "
-                   "[default: the checkpoint's 16-bit dtype; fp16 on GPUs without bf16].")
+                   "mxfp4 fp8_block [default: a pre-quantized checkpoint's own scheme, else its 16-bit dtype; "
+                   "fp16 on GPUs without bf16].")
 @click.option("--kv-cache-dtype", default=None, help="KV cache: fp32 fp16 bf16 fp8 int8 [default: activation dtype].")
 @click.option("--max-batch-size", type=int, default=64, show_default=True)
 @click.option("--max-input-len", type=int, default=2048, show_default=True)

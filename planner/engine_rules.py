@@ -27,6 +27,7 @@ CONVERT_WEIGHT_ONLY = {"int8_wo": "int8", "int4_wo": "int4", "int4_gptq": "int4_
 # KV cache dtypes as convert_checkpoint.py switches
 CONVERT_KV_FLAGS = {"int8": "--int8_kv_cache", "fp8": "--fp8_kv_cache"}
 QUANTIZED_KV = ("fp8", "int8")
+SIXTEEN_BIT = ("fp32", "fp16", "bf16")  # unquantized: convert_checkpoint.py --dtype (quantize.py full_prec)
 
 
 def contract(version: str) -> ReleaseContract | None:
@@ -99,6 +100,9 @@ def converter_reason(model: ModelSpec, weights: str, kv_dtype: str, version: str
         return no_converter_reason(model, version)
     route = checkpoint_route(weights, kv_dtype)
     name = _script_name(version, conv)
+    reason = _no_route_reason(c, weights, route)
+    if reason:
+        return reason
     if route == "convert":
         precision = CONVERT_WEIGHT_ONLY.get(weights)
         if precision and not conv.accepts("--weight_only_precision", precision):
@@ -115,6 +119,24 @@ def converter_reason(model: ModelSpec, weights: str, kv_dtype: str, version: str
     return None
 
 
+def _no_route_reason(c: ReleaseContract, weights: str, route: str) -> str | None:
+    """Why neither quantize.py nor a converter of release `c` can produce `weights` (pre-quantized
+    formats such as MXFP4 or FP8 block scales); None when one of them can."""
+    if route == "quantize":
+        quantize = c.script("quantize")
+        qformat = "full_prec" if weights in SIXTEEN_BIT else weights
+        if quantize.accepts("--qformat", qformat):
+            return None
+    elif weights in SIXTEEN_BIT or weights in CONVERT_WEIGHT_ONLY:
+        return None
+    offered = c.script("quantize").flag("--qformat")
+    return (f"TensorRT-LLM {c.version}'s engine flow cannot produce {weights} weights: quantize.py --qformat offers "
+            f"{', '.join(offered.choices or ()) if offered else 'nothing'} and convert_checkpoint.py only weight-only "
+            f"{', '.join(sorted(set(CONVERT_WEIGHT_ONLY.values())))}; serve a pre-quantized {weights} checkpoint "
+            f"with the PyTorch flow of TensorRT-LLM {c.pytorch_flow_release} (--trtllm-version "
+            f"{c.pytorch_flow_release} --flow pytorch)")
+
+
 def no_converter_reason(model: ModelSpec, version: str) -> str | None:
     c = contract(version)
     if c is None or c.converter(model.architecture) is not None:
@@ -128,15 +150,22 @@ def no_converter_reason(model: ModelSpec, version: str) -> str | None:
 
 
 def check_engine(model: ModelSpec, gpu: GpuSpec, weights: str, kv_dtype: str, version: str,
-                 use_parallel_embedding: bool = False, runnable: list[str] | None = None) -> None:
+                 use_parallel_embedding: bool = False, runnable: list[str] | None = None,
+                 explicit_engine: bool = False) -> None:
     """InputError when release `version`'s engine flow cannot build this model at this quantization.
 
     `runnable` lists the weight schemes the GPU itself can run; the message names those the
     release builds for this family, so the user sees what to pick instead.
+    A family without an engine converter is refused when the engine flow was asked for
+    (`explicit_engine`) or the release has no other flow (0.19.0); otherwise the plan takes
+    the flow the family runs in (the PyTorch flow), so no engine rule applies to it.
     """
     reason = no_converter_reason(model, version)
     if reason:
-        raise InputError(reason)
+        c = contract(version)
+        if explicit_engine or version != c.pytorch_flow_release:
+            raise InputError(reason)
+        return
     reason = builder_refuses(gpu, weights, kv_dtype, version) or converter_reason(
         model, weights, kv_dtype, version, use_parallel_embedding)
     if not reason:

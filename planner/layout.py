@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner import tensors
 from planner.engine_rules import layout_reason
 from planner.memory import GIB, StageMemory, layout_memory
 from planner.quant import SCHEMES
@@ -73,13 +74,13 @@ def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: F
 def _group_reason(model: ModelSpec, weights: str, tp: int) -> str | None:
     """Group-wise schemes need each rank's slice of a row-parallel input to hold whole groups."""
     scheme = SCHEMES[weights]
-    group = scheme.group_size or scheme.block_size
+    group = scheme.tp_alignment
     if not group:
         return None
     row_inputs = {"attention output": model.num_attention_heads * model.head_dim}
     if model.mla:
         row_inputs["attention output"] = model.num_attention_heads * model.mla.v_head_dim
-    if not model.moe or model.moe.first_k_dense_layers:
+    if not model.moe or tensors.has_dense_layers(model):
         row_inputs["MLP down projection"] = model.intermediate_size
     if model.moe:
         row_inputs["expert down projection"] = model.moe.expert_intermediate_size

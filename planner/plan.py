@@ -40,6 +40,11 @@ class ModelInfo(_Model):
     tie_word_embeddings: bool
     moe_experts: int = 0
     mla: bool = False
+    attention_pattern: list[str] = []  # repeating per-layer attention kinds; empty: all full
+    sliding_window: int | None = None
+    attention_chunk_size: int | None = None
+    encoder_params: int = 0  # vision tower and projector of a multimodal checkpoint
+    checkpoint_size_gib: float | None = None  # the checkpoint's weight files, where known
 
 
 class FleetInfo(_Model):
@@ -58,6 +63,8 @@ class QuantInfo(_Model):
     kv_cache: str
     activation_dtype: str  # dtype of activations, embeddings and LM head
     group_size: int | None = None
+    checkpoint: str | None = None  # where a pre-quantized checkpoint states its quantization
+    unquantized: list[str] = []  # decoder linears the checkpoint keeps in the activation dtype
 
 
 class WorkloadInfo(_Model):
@@ -145,6 +152,10 @@ class KVCacheInfo(_Model):
     required_tokens: int  # max_batch_size × max_seq_len
     tokens_per_block: int
     blocks_per_sequence: int
+    # Per-layer attention windows (one period of the layer pattern) the runtime is given as
+    # kv_cache_config.max_attention_window so that sliding layers keep only their window
+    # (planner.kvcache); None when every layer keeps the whole sequence.
+    attention_windows: list[int] | None = None
 
 
 class Rejection(_Model):

@@ -42,6 +42,7 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
             console.print(f"closest layout tried: TP {lay.tp} × PP {lay.pp}", highlight=False)
     if plan.memory.per_gpu:
         console.print(_memory_table(plan))
+        _weights_line(plan, console)
     if plan.kv_cache and plan.layout:
         kv = plan.kv_cache
         console.print(
@@ -54,6 +55,18 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
         console.print(_rejected_table(plan.rejected, max_rejected))
     for line in plan.advice:
         console.print(f"[yellow]would fit:[/] {line}", highlight=False)
+
+
+def _weights_line(plan: Plan, console: Console) -> None:
+    """Weights of one replica beside the checkpoint's size, and where a pre-quantized scheme came from."""
+    q, lay = plan.quantization, plan.layout
+    if q.checkpoint:
+        kept = f"; kept in {q.activation_dtype}: {', '.join(q.unquantized)}" if q.unquantized else ""
+        console.print(f"quantization {q.weights} from the checkpoint ({q.checkpoint}){kept}", highlight=False)
+    if plan.model.checkpoint_size_gib and lay:
+        replica = sum(s.weights_bytes for s in plan.memory.per_gpu) * lay.tp
+        console.print(f"weights of one replica: {gib(replica)} GiB (TP {lay.tp} × PP {lay.pp}); checkpoint "
+                      f"files: {plan.model.checkpoint_size_gib:.2f} GiB", highlight=False)
 
 
 def _memory_table(plan: Plan) -> Table:

@@ -32,6 +32,26 @@ class MoESpec(_Frozen):
     shared_intermediate_size: int = Field(0, ge=0, le=1 << 20)
     first_k_dense_layers: int = Field(0, ge=0, le=4096)
     router_bias: bool = False
+    # Interleaved MoE/dense layers: after the first_k_dense_layers, layer i is an MoE layer when
+    # (i + 1) % layer_step == 0 (Llama 4's interleave_moe_layer_step, Qwen's decoder_sparse_step).
+    layer_step: int = Field(1, ge=1, le=4096)
+    dense_layers: tuple[int, ...] = ()  # further dense layers by index (Qwen's mlp_only_layers)
+    expert_bias: bool = False  # biases on every expert's projections (gpt-oss)
+
+
+# Which modules a pre-quantized checkpoint leaves in the activation dtype. Embeddings and the
+# LM head always stay there in this planner; these name the decoder-layer linears.
+UnquantizedKind = Literal["attention", "router", "dense_mlp", "shared_experts", "experts"]
+
+
+class CheckpointQuant(_Frozen):
+    """Quantization a checkpoint already carries (hf_quant_config.json or config.json's quantization_config)."""
+
+    weights: str  # a scheme of planner.quant.SCHEMES
+    kv_cache: str | None = None  # KV dtype the checkpoint calibrated (e.g. fp8), if any
+    unquantized: tuple[UnquantizedKind, ...] = ()
+    source: str  # file and key it was read from
+    method: str  # the checkpoint's own name for it (quant_algo / quant_method)
 
 
 class MLASpec(_Frozen):
@@ -42,6 +62,9 @@ class MLASpec(_Frozen):
     qk_nope_head_dim: Width
     qk_rope_head_dim: Width
     v_head_dim: Width
+
+
+AttentionKind = Literal["full", "sliding", "chunked"]
 
 
 class ModelSpec(_Frozen):
@@ -71,6 +94,28 @@ class ModelSpec(_Frozen):
     moe: MoESpec | None = None
     mla: MLASpec | None = None
     mtp_layers: int = Field(0, ge=0, le=4096)
+    # Per-head RMSNorm weights on queries and keys (Qwen3, Gemma 3, GLM with use_qk_norm).
+    qk_norm: bool = False
+    # One learned sink logit per attention head (gpt-oss).
+    attention_sinks: bool = False
+    # Attention kind of layer i is attention_pattern[i % len(attention_pattern)]; empty: every
+    # layer is full attention. "sliding" layers see the last `sliding_window` tokens, "chunked"
+    # layers only the tokens of their own `attention_chunk_size` chunk (Llama 4).
+    attention_pattern: tuple[AttentionKind, ...] = ()
+    sliding_window: int | None = Field(None, gt=0, le=1 << 30)
+    attention_chunk_size: int | None = Field(None, gt=0, le=1 << 30)
+    # Full-attention layers with their own head size / KV heads (Gemma 4's global layers).
+    full_head_dim: int | None = Field(None, gt=0, le=1 << 20)
+    full_kv_heads: int | None = Field(None, gt=0, le=1 << 16)
+    full_k_eq_v: bool = False  # Gemma 4: full-attention keys double as values (no v_proj)
+    scalars_per_layer: int = Field(0, ge=0, le=64)  # learned scalars per decoder layer (Gemma 4's layer_scalar)
+    # Parameters outside the text decoder that the checkpoint holds and the served model loads
+    # (vision tower and projector of a multimodal checkpoint); counted on the first stage.
+    encoder_params: int = Field(0, ge=0)
+    checkpoint_quant: CheckpointQuant | None = None
+    # Size of the published checkpoint's weight files in GiB (model card or safetensors files),
+    # shown beside the weight bytes the plan computes.
+    checkpoint_size_gib: float | None = Field(None, gt=0)
     params: int | None = Field(None, gt=0)  # published exact total, when known
     params_source: str | None = None
     notes: str | None = None
@@ -84,7 +129,28 @@ class ModelSpec(_Frozen):
             )
         if self.moe and self.moe.first_k_dense_layers > self.num_layers:
             raise ValueError("moe.first_k_dense_layers exceeds num_layers")
+        if "sliding" in self.attention_pattern and not self.sliding_window:
+            raise ValueError("sliding attention layers need sliding_window")
+        if "chunked" in self.attention_pattern and not self.attention_chunk_size:
+            raise ValueError("chunked attention layers need attention_chunk_size")
+        if self.full_kv_heads and self.num_attention_heads % self.full_kv_heads:
+            raise ValueError("num_attention_heads must be a multiple of full_kv_heads")
         return self
+
+    def attention_kind(self, layer: int) -> str:
+        """"full", "sliding" or "chunked" for decoder layer `layer` (0-based)."""
+        return self.attention_pattern[layer % len(self.attention_pattern)] if self.attention_pattern else "full"
+
+    def attention_window(self, layer: int) -> int | None:
+        """Tokens a layer attends to at most (None: the whole sequence)."""
+        kind = self.attention_kind(layer)
+        return self.sliding_window if kind == "sliding" else self.attention_chunk_size if kind == "chunked" else None
+
+    def is_moe_layer(self, layer: int) -> bool:
+        moe = self.moe
+        if moe is None or layer < moe.first_k_dense_layers or layer in moe.dense_layers:
+            return False
+        return (layer + 1) % moe.layer_step == 0
 
 
 class GpuSpec(_Frozen):

@@ -127,7 +127,11 @@ def test_every_catalog_model_renders_parseable_configs(fleet):
         if no_converter_reason(spec, DEFAULT_TRTLLM_VERSION):
             continue  # no engine-flow converter: make_plan refuses it for the engine flow (test_engine_rules)
         # short prompts so every model's context window holds the workload
-        p = plan(spec.name, fleet, max_input_len=1024, max_output_len=256)
+        try:
+            p = plan(spec.name, fleet, max_input_len=1024, max_output_len=256)
+        except InputError as exc:  # a pre-quantized checkpoint this GPU cannot run (MXFP4 on Ampere)
+            assert "cannot run" in exc.message
+            continue
         if p.layout is None:
             continue
         for path, text in render_all(p).items():

@@ -11,7 +11,7 @@ import pytest
 from planner import catalog
 from planner.api import make_plan
 from planner.cli import main
-from planner.engine_rules import builder_refuses, checkpoint_route, layout_reason
+from planner.engine_rules import builder_refuses, check_engine, checkpoint_route, layout_reason
 from planner.errors import InputError
 
 
@@ -142,10 +142,9 @@ def test_route_follows_the_scheme():
 
 # --- families with no engine converter -----------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["0.19.0", "1.2.1"])
-def test_deepseek_v3_on_the_engine_flow_is_exit_2_naming_the_pytorch_flow(capsys, tmp_path, version):
+def test_deepseek_v3_on_the_engine_only_release_is_exit_2_naming_the_pytorch_flow(capsys, tmp_path):
     code, out, err = _run(capsys, "plan", "deepseek-v3", "--gpus", "h200x8", "--quant", "fp8",
-                          "--trtllm-version", version, "--out", str(tmp_path / "out"))
+                          "--trtllm-version", "0.19.0", "--out", str(tmp_path / "out"))
     assert code == 2 and out == ""  # no "fits", no "validated"
     assert "PyTorch flow of TensorRT-LLM 1.2.1" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()  # no repository written for an engine that cannot be built
@@ -154,7 +153,16 @@ def test_deepseek_v3_on_the_engine_flow_is_exit_2_naming_the_pytorch_flow(capsys
 def test_a_family_missing_from_the_contract_has_no_engine_converter():
     spec = catalog.get_model("llama-3.1-8b").model_copy(update={"name": "new-model", "architecture": "qwen9"})
     with pytest.raises(InputError, match="no convert_checkpoint.py for qwen9 is in the planner's contract data"):
-        make_plan(spec, gpus="h100x1", trtllm_version="1.2.1")
+        make_plan(spec, gpus="h100x1", trtllm_version="0.19.0")
+
+
+def test_121_refuses_a_family_without_converter_only_when_the_engine_flow_is_asked_for():
+    # 1.2.1 also runs the PyTorch flow, which such a family takes when no flow is named; asked for
+    # the engine flow explicitly, it is exit 2 like on 0.19.0.
+    spec, gpu = catalog.get_model("deepseek-v3"), _gpu("h200")
+    check_engine(spec, gpu, "fp8", "fp8", "1.2.1")
+    with pytest.raises(InputError, match="PyTorch flow of TensorRT-LLM 1.2.1"):
+        check_engine(spec, gpu, "fp8", "fp8", "1.2.1", explicit_engine=True)
 
 
 def test_deepseek_v2_converter_has_no_weight_only_quantization():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from planner import tensors
 from planner.memory import engine, pytorch
 from planner.memory.common import (
     DRIVER_RESERVED_BYTES,
@@ -24,6 +25,7 @@ from planner.memory.common import (
     Setup,
     StageMemory,
     StageShape,
+    _layer_bytes,
     comm_bytes,
     cuda_total_bytes,
     dense_layers,
@@ -41,13 +43,14 @@ __all__ = [
     "DRIVER_RESERVED_BYTES", "GIB", "MIB", "DEFAULT_COSTS", "DEFAULT_ENGINE_COSTS", "DEFAULT_PYTORCH_COSTS",
     "EmbeddingPlacement", "EngineCosts", "PytorchCosts", "RuntimeCosts", "Setup", "StageMemory", "StageShape",
     "activation_bytes", "comm_bytes", "cuda_total_bytes", "embedding_placement", "kv_bytes_per_token", "kv_pool",
-    "layers_per_stage", "layout_memory", "stage_memory", "stage_weight_bytes",
+    "layers_per_stage", "layout_memory", "stage_memory", "stage_weight_bytes", "_dense_layers", "_layer_bytes",
 ]
 
 # Names kept for callers of the single-module memory model.
 RuntimeCosts = EngineCosts
 DEFAULT_COSTS = DEFAULT_ENGINE_COSTS
 activation_bytes = execution_context_bytes
+_dense_layers = dense_layers
 
 _FLOWS = {"engine": (engine.stage, DEFAULT_ENGINE_COSTS), "pytorch": (pytorch.stage, DEFAULT_PYTORCH_COSTS)}
 
@@ -81,7 +84,7 @@ def layout_memory(
     alike: dict[tuple[int, int, bool, bool], StageMemory] = {}
     first_layer = 0
     for index, layers in enumerate(layers_per_stage(model.num_layers, pp)):
-        key = (layers, dense_layers(model, first_layer, layers), index == 0, index == pp - 1)
+        key = (layers, tensors.layer_groups(model, first_layer, layers), index == 0, index == pp - 1)
         if key in alike:  # stages with the same shape have the same memory
             mem = replace(alike[key], pp_stage=index, first_layer=first_layer)
         else:

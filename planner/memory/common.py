@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from planner import tensors
+from planner import kvcache, tensors
 from planner.quant import DTYPE_BYTES, SCHEMES, activation_dtype, linear_bytes
 from planner.specs import GpuSpec, ModelSpec, RuntimeProfile, Workload
 
@@ -92,6 +92,7 @@ def cuda_total_bytes(gpu: GpuSpec) -> int:
     DRIVER_RESERVED_BYTES. Both flows size the KV pool against this total, not nvidia-smi's."""
     if gpu.cuda_total_bytes:
         return min(gpu.cuda_total_bytes, gpu.memory_bytes)
+    # a GPU spec of a few GiB (tests, custom fleets) keeps at least 15/16 of its memory
     return gpu.memory_bytes - min(DRIVER_RESERVED_BYTES, gpu.memory_bytes // 16)
 
 
@@ -101,13 +102,12 @@ def layers_per_stage(num_layers: int, pp: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(pp)]
 
 
-def kv_bytes_per_token(model: ModelSpec, layers: int, tp: int, kv_dtype: str) -> int:
-    """KV cache bytes one token costs on one rank of a stage holding `layers` layers."""
-    nbytes = DTYPE_BYTES[kv_dtype]
-    if model.mla:
-        # MLA caches the compressed latent plus the decoupled RoPE key, once (no K/V pair).
-        return layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * nbytes
-    return 2 * layers * tensors.kv_heads_per_rank(model, tp) * model.head_dim * nbytes
+def kv_bytes_per_token(model: ModelSpec, layers: int, tp: int, kv_dtype: str, first_layer: int = 0,
+                       seq_len: int | None = None, windowed: bool = False) -> int:
+    """KV cache bytes one token costs on one rank of a stage holding `layers` layers from
+    `first_layer` (per-layer shapes; with `windowed`, sliding layers hold only their window:
+    planner.kvcache)."""
+    return kvcache.kv_bytes_per_token(model, layers, tp, kv_dtype, first_layer, seq_len, windowed)
 
 
 def act_bytes(model: ModelSpec, weights: str) -> int:
@@ -115,20 +115,19 @@ def act_bytes(model: ModelSpec, weights: str) -> int:
 
 
 @lru_cache(maxsize=4096)
-def _layer_bytes(model: ModelSpec, weights: str, tp: int, moe_layer: bool) -> int:
-    """Bytes of one decoder layer on one rank (every dense layer alike, every MoE layer alike)."""
+def _layer_bytes(model: ModelSpec, weights: str, tp: int, layer: int) -> int:
+    """Bytes of decoder layer `layer` on one rank (the layers of one tensors.layer_groups group are alike)."""
     scheme = SCHEMES[weights]
     act = act_bytes(model, weights)
-    first_moe = model.moe.first_k_dense_layers if model.moe else model.num_layers
-    lt = tensors.layer_tensors(model, first_moe if moe_layer else 0, tp)
+    lt = tensors.layer_tensors(model, layer, tp)
     return lt.plain * act + sum(
         linear_bytes(scheme, lin.in_features, lin.out_features, act) * lin.count for lin in lt.linears
     )
 
 
 def dense_layers(model: ModelSpec, first_layer: int, layers: int) -> int:
-    dense_end = model.moe.first_k_dense_layers if model.moe else model.num_layers
-    return max(0, min(first_layer + layers, dense_end) - first_layer)
+    """Layers without MoE among first_layer .. first_layer + layers - 1 (interleaving included)."""
+    return sum(not model.is_moe_layer(i) for i in range(first_layer, first_layer + layers))
 
 
 def stage_weight_bytes(
@@ -136,12 +135,10 @@ def stage_weight_bytes(
     is_first: bool, is_last: bool, parallel_embedding: bool = False,
 ) -> int:
     act = act_bytes(model, weights)
-    dense = dense_layers(model, first_layer, layers)
-    total = dense * _layer_bytes(model, weights, tp, False)
-    if layers - dense:
-        total += (layers - dense) * _layer_bytes(model, weights, tp, True)
-    if is_first:
-        total += tensors.embedding_params(model, tp, parallel_embedding) * act
+    groups = tensors.layer_groups(model, first_layer, layers)
+    total = sum(n * _layer_bytes(model, weights, tp, rep) for rep, n in groups)
+    if is_first:  # the vision tower of a multimodal checkpoint sits with the embedding
+        total += (tensors.embedding_params(model, tp, parallel_embedding) + tensors.encoder_params(model)) * act
     if is_last:
         total += (tensors.lm_head_params(model, tp) + tensors.final_norm_params(model)) * act
     return total
@@ -159,7 +156,7 @@ def mlp_width_per_rank(model: ModelSpec, tp: int) -> int:
         moe = model.moe
         expert = moe.top_k * -(-moe.expert_intermediate_size // tp)
         shared = -(-moe.shared_experts * moe.shared_intermediate_size // tp)
-        inter = max(inter if moe.first_k_dense_layers else 0, expert + shared)
+        inter = max(inter if tensors.has_dense_layers(model) else 0, expert + shared)
     return inter
 
 

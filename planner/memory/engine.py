@@ -50,6 +50,10 @@ class EngineCosts:
     count is what reproduces both public logs: 2.66 GiB at batch 2048 (issue 1188, vocab 151,936,
     max_seq_len 32,768) and 43.29 MB at batch 256, max_seq_len 2,048 (the memory doc's example,
     trtllm-build's defaults of that time).
+    Later releases moved the cache indirection and the decoder's output copies into the decoder state
+    and kept per slot only the GPU output ids and log probabilities (SlotDecoderBuffers,
+    batch_manager/decoderBuffers.cpp at NVIDIA/TensorRT-LLM 000a01de): the split between the two log
+    lines moves, their sum keeps the same ten [batch, beam, max_seq_len] buffers counted here.
     `decoder_vocab_bytes`: bytes per sequence and vocabulary entry in the decoder: its fp32 copy of
     the logits (DecodingLayerWorkspace::mRuntimeLogitsDevice), the int32 penalty workspace
     (PenaltyLayer::allocateWorkspace) and the sampling layers' sort workspace (about 8 bytes per entry
@@ -131,7 +135,8 @@ def stage(setup: Setup, shape: StageShape, costs: EngineCosts = DEFAULT_ENGINE_C
     total_cuda = cuda_total_bytes(setup.gpu)
     reserved = setup.gpu.memory_bytes - total_cuda
     free = total_cuda - costs.context_bytes - w - a - buffers - dec - comm
-    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype)
+    # every layer in full: planner.kvcache says why the engine flow keeps no windows here
+    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype, shape.first_layer)
     _, blocks = kv_pool(free, bpt, rt)
     kv = blocks * rt.tokens_per_block * bpt
     overhead = reserved + costs.context_bytes + buffers + dec + comm

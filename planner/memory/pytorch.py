@@ -150,7 +150,9 @@ def stage(setup: Setup, shape: StageShape, costs: PytorchCosts = DEFAULT_PYTORCH
     comm = comm_bytes(setup.tp, setup.pp)
     total_cuda = cuda_total_bytes(setup.gpu)
     reserved = setup.gpu.memory_bytes - total_cuda
-    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype)
+    # sliding layers hold only their window (VSWA pools; planner.kvcache)
+    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype, shape.first_layer,
+                             setup.workload.max_seq_len, windowed=True)
     temp_kv = profiling_kv_tokens(wl, rt.tokens_per_block) * bpt
     peak = w + a + costs.context_bytes + per_seq + comm + temp_kv
     # (total - peak + temporary KV) is what the fraction applies to
