@@ -114,7 +114,8 @@ def converter_reason(model: ModelSpec, weights: str, kv_dtype: str, version: str
         kv_flag = CONVERT_KV_FLAGS.get(kv_dtype)
         if kv_flag and not conv.accepts(kv_flag):
             return f"{name} has no {kv_flag}, so it cannot combine {weights} weights with a KV cache in {kv_dtype}"
-    if use_parallel_embedding and not conv.accepts("--use_parallel_embedding"):
+    # quantize.py has no such flag and needs none: ModelOpt's export shards the embedding itself
+    if route == "convert" and use_parallel_embedding and not conv.accepts("--use_parallel_embedding"):
         return f"{name} has no --use_parallel_embedding"
     return None
 
