@@ -8,23 +8,28 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 from __future__ import annotations
 
 from planner import catalog, kvcache, tensors
+from planner.assess import Ask, Option, assess, choose, size_fleet, speed
+from planner.assess import pairs as layout_pairs
 from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
-from planner.layout import Candidate, blocks_per_sequence, evaluate, replicas, search, structural_reason
+from planner.layout import OBJECTIVES, Candidate, blocks_per_sequence, fleet_share, replicas, search, structural_reason
 from planner.memory import embedding_placement, layout_memory
 from planner.plan import (
+    CandidateInfo,
     EmbeddingInfo,
     FleetInfo,
     KVCacheInfo,
     LayoutInfo,
     MemoryInfo,
     ModelInfo,
+    PerformanceInfo,
     Plan,
     PlanRequest,
     QuantInfo,
     Rejection,
     RuntimeInfo,
+    SizingInfo,
     TargetInfo,
     WorkloadInfo,
 )
@@ -176,7 +181,7 @@ def make_plan(
     gpus: str | Fleet = "h100x8",
     quant: str | None = None,
     kv_cache_dtype: str | None = None,
-    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    max_batch_size: int | None = None,
     max_input_len: int = DEFAULT_MAX_INPUT_LEN,
     max_output_len: int = DEFAULT_MAX_OUTPUT_LEN,
     max_num_tokens: int | None = None,
@@ -190,8 +195,19 @@ def make_plan(
     trtllm_version: str = DEFAULT_TRTLLM_VERSION,
     serving: ServingInfo | None = None,
     model_path: str | None = None,
+    objective: str = "min-gpus",
+    ttft_ms: float | None = None,
+    tpot_ms: float | None = None,
+    request_rate: float | None = None,
+    gpu_hour_price: float | None = None,
 ) -> Plan:
+    """`max_batch_size`/`max_num_tokens` left None: 64 and min(8192, batch × input), or with
+    `objective="throughput"` the limits trtllm-bench chooses for a maximum-throughput build."""
     spec = resolve_model(model, model_path)
+    objective = _check_objective(objective, ttft_ms, tpot_ms, request_rate, gpu_hour_price)
+    given_batch = max_batch_size
+    if max_batch_size is None:
+        max_batch_size = DEFAULT_MAX_BATCH_SIZE
     fleet = gpus if isinstance(gpus, Fleet) else parse_fleet(gpus)
     quant, kv_cache_dtype = checkpoint_quantization(spec, quant, kv_cache_dtype)
     quant = (quant or default_weights(fleet.gpu, spec.dtype)).lower()
@@ -231,15 +247,122 @@ def make_plan(
         max_output_len=max_output_len, max_num_tokens=max_num_tokens, max_beam_width=max_beam_width, tp=tp, pp=pp,
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
-        trtllm_version=trtllm_version,
+        trtllm_version=trtllm_version, objective=objective, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
+        request_rate=request_rate, gpu_hour_price=gpu_hour_price,
     )
-
-    chosen, rejected = _choose(spec, quant, kv_dtype, fleet, workload, runtime, tp, pp)
+    if given_batch is None:
+        request = request.model_copy(update={"max_batch_size": None})
+    tune = objective == "throughput"
+    ask = Ask(spec, quant, kv_dtype, act, fleet, workload, runtime, objective, ttft_ms, tpot_ms, request_rate,
+              tune_batch=tune and given_batch is None, tune_tokens=tune and max_num_tokens is None)
+    options = _options(ask, tp, pp)
+    best = choose(ask, options) if tp is None and pp is None else _first_fit(options)
+    chosen = best.cand if best else None
+    rejected = [o.cand for o in options if not o.cand.fits]
+    if best and ask.objective == "min-gpus":  # as before: only the layouts the search prefers to the chosen one
+        rejected = [c for c in rejected if (c.gpus, -c.tp) < (chosen.gpus, -chosen.tp)]
+    if best:
+        workload = best.workload
     shown = chosen or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
     advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected)
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
-    return plan.model_copy(update={"request": request})
+    return plan.model_copy(update={"request": request,
+                                   **_speed_fields(ask, options, best, shown, workload, gpu_hour_price)})
+
+
+def _check_objective(objective: str, ttft_ms: float | None, tpot_ms: float | None, request_rate: float | None,
+                     gpu_hour_price: float | None) -> str:
+    objective = str(objective or "min-gpus").lower()
+    if objective not in OBJECTIVES:
+        raise InputError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    for name, value in (("ttft-ms", ttft_ms), ("tpot-ms", tpot_ms), ("request-rate", request_rate),
+                        ("gpu-hour-price", gpu_hour_price)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
+                                  or value == float("inf")):
+            raise InputError(f"--{name} must be a positive number, got {value!r}")
+    return objective
+
+
+def _options(ask: Ask, tp: int | None, pp: int | None) -> list[Option]:
+    """Every layout to weigh, in order of GPU count then TP: all of them, or those with the forced sizes."""
+    if tp is None and pp is None:
+        # Layouts that tile the fleet come first for every objective; the others are weighed only
+        # when none of those fits (which also halves the work of a plan).
+        every = layout_pairs(ask.model, ask.fleet)
+        tiling = {pair for pair in every if fleet_share(ask.fleet, pair[0] * pair[1])[1] == 0}
+        weighed = {pair: assess(ask, *pair) for pair in every if pair in tiling}
+        if not any(o.cand.fits for o in weighed.values()):
+            weighed.update({pair: assess(ask, *pair) for pair in every if pair not in tiling})
+        return [weighed[pair] for pair in every if pair in weighed]
+    forced = _forced_pairs(ask, tp, pp)
+    out = []
+    for t, p in forced:  # a forced layout stops at the first that fits, as it always has
+        opt = assess(ask, t, p)
+        out.append(opt)
+        if opt.cand.fits:
+            break
+    return out
+
+
+def _first_fit(options: list[Option]) -> Option | None:
+    return next((o for o in options if o.cand.fits), None)
+
+
+def _perf_info(est: object, gpus: int, replicas: int, price: float | None) -> PerformanceInfo | None:
+    from planner.perf import Estimate
+
+    if not isinstance(est, Estimate):
+        return None
+    fleet_tps = est.output_tokens_per_s * max(replicas, 1)
+    cost = None
+    if price:  # the replica's GPU-hours over its output tokens, at the operating point
+        cost = gpus * price / 3600 / est.output_tokens_per_s * 1e6 if est.output_tokens_per_s else None
+    return PerformanceInfo.model_construct(  # figures the model computed: nothing to validate
+        ttft_ms=round(est.ttft_ms, 3), tpot_ms=round(est.tpot_ms, 4), concurrency=est.concurrency,
+        output_tokens_per_s=round(est.output_tokens_per_s, 2),
+        output_tokens_per_s_per_gpu=round(est.output_tokens_per_s / gpus, 2),
+        fleet_output_tokens_per_s=round(fleet_tps, 2), requests_per_s=round(est.requests_per_s, 4),
+        backend=est.backend, kv_bound=est.kv_bound, keeps_up=est.keeps_up,
+        cost_per_million_tokens=None if cost is None else round(cost, 4),
+    )
+
+
+def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: Candidate | None,
+                  workload: Workload, price: float | None) -> dict:
+    """performance, candidates, objective and sizing for the plan."""
+    out: dict = {"objective": ask.objective}
+    cands = []
+    for o in options:
+        if not o.cand.fits and o.perf is None:
+            continue
+        worst = min(o.cand.stages, key=lambda s: s.kv_tokens)
+        cands.append(CandidateInfo.model_construct(
+            tp=o.cand.tp, pp=o.cand.pp, replicas=o.replicas, idle_gpus=o.idle,
+            memory={"weights_bytes": max(s.weights_bytes for s in o.cand.stages),
+                    "kv_cache_bytes": worst.kv_cache_bytes, "kv_tokens": worst.kv_tokens,
+                    "total_bytes": max(s.total_bytes for s in o.cand.stages)},
+            performance=_perf_info(o.perf, o.cand.gpus, o.replicas, price),
+            fits=o.cand.fits, reason=o.cand.reason or o.perf_reason,
+            max_batch_size=o.workload.max_batch_size, max_num_tokens=o.workload.max_num_tokens,
+        ))
+    out["candidates"] = cands
+    if best is not None:
+        out["performance"] = _perf_info(best.perf, best.cand.gpus, best.replicas, price)
+        out["performance_note"] = best.perf_reason
+        sizing = size_fleet(ask, best)
+        if sizing:
+            out["sizing"] = SizingInfo(
+                request_rate=sizing.request_rate, replicas_needed=sizing.replicas_needed,
+                gpus_needed=sizing.gpus_needed, meets_slo=sizing.meets_slo, fleet_suffices=sizing.fleet_suffices,
+                max_requests_per_s_per_replica=round(sizing.max_requests_per_s_per_replica, 4))
+    elif shown is not None and len(shown.stages) == shown.pp and all(s.free_bytes > 0 for s in shown.stages):
+        # a layout whose KV pool falls short of the full batch: its speed at the batch the pool holds
+        reps, _ = fleet_share(ask.fleet, shown.gpus)
+        est = speed(ask, shown, workload, max(reps, 1))
+        out["performance"] = _perf_info(est, shown.gpus, 0, price)
+        out["performance_note"] = est if isinstance(est, str) else "at the concurrency the KV pool holds"
+    return out
 
 
 
@@ -262,10 +385,8 @@ def _closest(rejected: list[Candidate], spec: ModelSpec, quant: str, kv_dtype: s
     return Candidate(best.tp, best.pp, tuple(stages), best.reason)
 
 
-def _choose(spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet, workload: Workload,
-            runtime: RuntimeProfile, tp: int | None, pp: int | None) -> tuple[Candidate | None, list[Candidate]]:
-    if tp is None and pp is None:
-        return search(spec, quant, kv_dtype, fleet, workload, runtime)
+def _forced_pairs(ask: Ask, tp: int | None, pp: int | None) -> list[tuple[int, int]]:
+    spec, quant, fleet = ask.model, ask.weights, ask.fleet
     for name, value in (("tp", tp), ("pp", pp)):
         if value is not None and value < 1:
             raise InputError(f"--{name} must be a positive integer, got {value}")
@@ -279,17 +400,11 @@ def _choose(spec: ModelSpec, quant: str, kv_dtype: str, fleet: Fleet, workload: 
     for t, p in pairs:
         if t * p > fleet.total_gpus:
             raise InputError(f"TP {t} × PP {p} needs {t * p} GPUs; the fleet has {fleet.total_gpus}")
-        reasons.append(structural_reason(spec, quant, t, p, fleet, runtime))
+        reasons.append(structural_reason(spec, quant, t, p, fleet, ask.runtime))
     if all(reasons):  # no layout with the forced sizes can run, whatever the memory
         forced = " × ".join(f"{name} {v}" for name, v in (("TP", tp), ("PP", pp)) if v is not None)
         raise InputError(f"{forced} cannot run {spec.name}: {reasons[0]}")
-    rejected: list[Candidate] = []
-    for t, p in sorted(pairs, key=lambda x: (x[0] * x[1], -x[0])):
-        cand = evaluate(spec, quant, kv_dtype, t, p, fleet, workload, runtime)
-        if cand.fits:
-            return cand, rejected
-        rejected.append(cand)
-    return None, rejected
+    return sorted(pairs, key=lambda x: (x[0] * x[1], -x[0]))
 
 
 def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str, workload: Workload,
@@ -299,8 +414,10 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
     per_gpu = []
     if shown is not None:
         reps, nodes_per = replicas(fleet, shown.gpus) if chosen else (0, -(-shown.gpus // fleet.gpus_per_node))
+        idle = fleet.total_gpus - reps * shown.gpus if chosen else 0
         layout = LayoutInfo(tp=shown.tp, pp=shown.pp, gpus_per_replica=shown.gpus, replicas=reps,
-                            nodes_per_replica=nodes_per, layers_per_stage=[s.layers for s in shown.stages])
+                            nodes_per_replica=nodes_per, layers_per_stage=[s.layers for s in shown.stages],
+                            idle_gpus=idle)
         per_gpu = list(shown.stages)
         per_seq = blocks_per_sequence(workload, runtime)
         min_blocks = min(s.kv_blocks for s in shown.stages)

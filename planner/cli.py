@@ -68,11 +68,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
                    "mxfp4 fp8_block [default: a pre-quantized checkpoint's own scheme, else its 16-bit dtype; "
                    "fp16 on GPUs without bf16].")
 @click.option("--kv-cache-dtype", default=None, help="KV cache: fp32 fp16 bf16 fp8 int8 [default: activation dtype].")
-@click.option("--max-batch-size", type=int, default=64, show_default=True)
+@click.option("--max-batch-size", type=int, default=None,
+              help="Sequences per batch [default: 64; with --objective throughput, trtllm-bench's choice].")
 @click.option("--max-input-len", type=int, default=2048, show_default=True)
 @click.option("--max-output-len", type=int, default=512, show_default=True)
 @click.option("--max-num-tokens", type=int, default=None,
-              help="Tokens per engine step [default: min(8192, batch × input)].")
+              help="Tokens per engine step [default: min(8192, batch × input); with --objective throughput, "
+                   "trtllm-bench's choice].")
 @click.option("--max-beam-width", type=int, default=1, show_default=True)
 @click.option("--tp", type=int, default=None, help="Force tensor parallelism (what-if).")
 @click.option("--pp", type=int, default=None, help="Force pipeline parallelism (what-if).")
@@ -81,6 +83,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--max-tokens-in-paged-kv-cache", type=int, default=None)
 @click.option("--use-parallel-embedding", is_flag=True, help="Shard the input embedding across TP ranks.")
 @click.option("--trtllm-version", default=None, help="Target TensorRT-LLM release (see `planner versions`).")
+@click.option("--objective", type=click.Choice(("min-gpus", "throughput", "latency")), default="min-gpus",
+              show_default=True, help="Layout choice: fewest GPUs per replica, most fleet tokens/s, or lowest TPOT.")
+@click.option("--ttft-ms", type=float, default=None, help="Reject layouts whose time to first token exceeds this.")
+@click.option("--tpot-ms", type=float, default=None, help="Reject layouts whose time per output token exceeds this.")
+@click.option("--request-rate", type=float, default=None,
+              help="Requests/s to serve: size the fleet for it and report the figures at that rate.")
+@click.option("--gpu-hour-price", type=float, default=None, help="Price of one GPU-hour: cost per million tokens.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Write build.sh, model_repository/, deploy/ and plan.json here.")
@@ -221,6 +230,38 @@ def _print_plan(result: Any, fmt: str) -> None:
         from planner.render import plan_tables
 
         plan_tables(result, _console())
+
+
+@cli.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option("--gpus", required=True, help="Fleets, comma-separated (e.g. h100x8,h200x8,b200x8,l40sx8).")
+@click.option("--quant", "quants", default=None, help="Weight schemes, comma-separated (e.g. fp8,nvfp4).")
+@click.option("--kv-cache-dtype", default=None)
+@click.option("--max-batch-size", type=int, default=None)
+@click.option("--max-input-len", type=int, default=2048, show_default=True)
+@click.option("--max-output-len", type=int, default=512, show_default=True)
+@click.option("--max-num-tokens", type=int, default=None)
+@click.option("--kv-cache-free-gpu-mem-fraction", type=float, default=0.9, show_default=True)
+@click.option("--objective", type=click.Choice(("min-gpus", "throughput", "latency")), default="throughput",
+              show_default=True)
+@click.option("--ttft-ms", type=float, default=None)
+@click.option("--tpot-ms", type=float, default=None)
+@click.option("--request-rate", type=float, default=None, help="Requests/s: GPUs needed on each fleet.")
+@click.option("--gpu-hour-price", default=None, help="Price of one GPU-hour: one number, or one per fleet.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def compare(model_name: str, gpus: str, quants: str | None, gpu_hour_price: str | None, fmt: str,
+            **options: Any) -> int:
+    """Compare MODEL across fleets and quantizations: layout, speed, GPUs needed, cost."""
+    from planner.compare import compare as run
+    from planner.compare import table
+
+    rows = run(model_name, gpus, quants, gpu_hour_price, **options)
+    if fmt == "table":
+        _console().print(table(rows, f"{model_name}: {options['max_input_len']} in / {options['max_output_len']} out, "
+                                     f"objective {options['objective']}"))
+    else:
+        _dump(rows, fmt)
+    return EXIT_OK
 
 
 @cli.command()

@@ -463,7 +463,9 @@ def load_local_model(path_text: str) -> tuple[ModelSpec, int | None]:
     if quant is not None:
         spec = spec.model_copy(update={"checkpoint_quant": quant})
     files = _weight_files(path if path != config_path else path.parent)
-    params = safetensors_params(files) if files else None
+    # A quantized checkpoint's headers count packed storage (two MXFP4 values per uint8, eight
+    # GPTQ values per int32) and scale tensors, not parameters: no exact count from them.
+    params = safetensors_params(files) if files and quant is None else None
     if files:  # the weight files' size, shown beside the weight bytes the plan computes
         spec = spec.model_copy(update={"checkpoint_size_gib": round(sum(f.stat().st_size for f in files) / 2**30, 2)})
     return spec, params

@@ -161,3 +161,47 @@ def replicas(fleet: Fleet, gpus_per_replica: int) -> tuple[int, int]:
         return fleet.nodes * (fleet.gpus_per_node // gpus_per_replica), 1
     nodes_per_replica = -(-gpus_per_replica // fleet.gpus_per_node)
     return fleet.nodes // nodes_per_replica, nodes_per_replica
+
+
+# --- Choice by objective -------------------------------------------------------------------------
+
+OBJECTIVES = ("min-gpus", "throughput", "latency")
+
+
+def fleet_share(fleet: Fleet, gpus_per_replica: int) -> tuple[int, int]:
+    """(replicas, idle GPUs) when the fleet runs as many replicas of this size as it can."""
+    reps, _ = replicas(fleet, gpus_per_replica)
+    return reps, fleet.total_gpus - reps * gpus_per_replica
+
+
+def preferred(options: list, fleet: Fleet) -> list:
+    """The layouts every objective chooses among, from those that fit (objects with `.cand`, `.idle`).
+
+    1. When some layout tiles the fleet (no GPU idle), only those.
+    2. TP before PP inside a node: of the layouts with the same GPUs per replica within one node,
+       only the one with the most TP (all-reduces over NVLink cost less than pipeline bubbles and
+       a pipeline's repeated weight reads per micro-batch).
+    """
+    pool = [o for o in options if o.idle == 0] or list(options)
+    most_tp: dict[int, int] = {}
+    for o in pool:
+        if o.cand.gpus <= fleet.gpus_per_node:
+            most_tp[o.cand.gpus] = max(most_tp.get(o.cand.gpus, 0), o.cand.tp)
+    return [o for o in pool if o.cand.gpus > fleet.gpus_per_node or o.cand.tp == most_tp[o.cand.gpus]]
+
+
+def rank_key(objective: str):
+    """Sort key (smaller is better) of an option (with `.cand`, `.replicas`, `.perf`) for the objective.
+    Options without performance figures rank after those with them, then by GPU count."""
+    def base(o) -> tuple:
+        return (o.cand.gpus, -o.cand.tp, -o.cand.kv_tokens)
+
+    def key(o) -> tuple:
+        if objective == "min-gpus":
+            return base(o)
+        if o.perf is None:
+            return (1, *base(o))
+        if objective == "throughput":
+            return (0, -round(o.perf.output_tokens_per_s * o.replicas, 6), *base(o))
+        return (0, round(o.perf.tpot_ms, 9), round(o.perf.ttft_ms, 9), *base(o))
+    return key

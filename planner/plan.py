@@ -112,6 +112,9 @@ class PerformanceInfo(_Model):
     fleet_output_tokens_per_s: float
     requests_per_s: float
     backend: str  # which model produced the figures
+    kv_bound: bool = False  # the KV pool, not max_batch_size, sets the concurrency
+    keeps_up: bool = True  # with --request-rate: the replica serves its share without a growing queue
+    cost_per_million_tokens: float | None = None  # with --gpu-hour-price: the replica's GPU-hours per 1e6 tokens
 
 
 class CandidateInfo(_Model):
@@ -123,13 +126,19 @@ class CandidateInfo(_Model):
     attention_dp: bool = False
     memory: dict[str, Any] = {}  # summary: weights, KV pool and total bytes of the fullest GPU
     performance: PerformanceInfo | None = None
+    fits: bool = True  # False: it fits in memory but misses a --ttft-ms/--tpot-ms limit (see reason)
+    reason: str | None = None
+    max_batch_size: int | None = None  # the build limits this layout was weighed with
+    max_num_tokens: int | None = None
 
 
 class SizingInfo(_Model):
     request_rate: float
     replicas_needed: int
     gpus_needed: int
-    meets_slo: bool
+    meets_slo: bool  # the fleet serves the rate within the latency limits
+    fleet_suffices: bool = False
+    max_requests_per_s_per_replica: float = 0.0  # within the limits
 
 
 class EmbeddingInfo(_Model):
@@ -172,7 +181,7 @@ class PlanRequest(_Model):
     gpus: str
     quant: str
     kv_cache_dtype: str | None = None
-    max_batch_size: int
+    max_batch_size: int | None  # None: the default, or trtllm-bench's choice under --objective throughput
     max_input_len: int
     max_output_len: int
     max_num_tokens: int | None = None
@@ -184,6 +193,11 @@ class PlanRequest(_Model):
     max_tokens_in_paged_kv_cache: int | None = None
     use_parallel_embedding: bool = False
     trtllm_version: str
+    objective: str = "min-gpus"
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    request_rate: float | None = None
+    gpu_hour_price: float | None = None
 
 
 class Plan(_Model):
@@ -203,6 +217,7 @@ class Plan(_Model):
     advice: list[str] = []  # what would fit, when nothing does
     objective: str = "min-gpus"
     performance: PerformanceInfo | None = None
+    performance_note: str | None = None  # why there are no figures, or how they were taken
     candidates: list[CandidateInfo] = []
     sizing: SizingInfo | None = None
     request: PlanRequest | None = None

@@ -36,6 +36,8 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
             f"{lay.replicas} replica(s) on the fleet; layers per stage {lay.layers_per_stage}",
             highlight=False,
         )
+        if lay.idle_gpus:
+            console.print(f"[yellow]{lay.idle_gpus} GPU(s) of the fleet idle[/] with this layout", highlight=False)
     else:
         console.print("[bold red]does not fit[/] on this fleet", highlight=False)
         if lay:
@@ -51,6 +53,7 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
             f"{kv.required_tokens:,}",
             highlight=False,
         )
+    _performance(plan, console)
     if plan.rejected:
         console.print(_rejected_table(plan.rejected, max_rejected))
     for line in plan.advice:
@@ -67,6 +70,54 @@ def _weights_line(plan: Plan, console: Console) -> None:
         replica = sum(s.weights_bytes for s in plan.memory.per_gpu) * lay.tp
         console.print(f"weights of one replica: {gib(replica)} GiB (TP {lay.tp} × PP {lay.pp}); checkpoint "
                       f"files: {plan.model.checkpoint_size_gib:.2f} GiB", highlight=False)
+
+
+def _performance(plan: Plan, console: Console, top: int = 5) -> None:
+    p = plan.performance
+    if p is None:
+        if plan.performance_note:
+            console.print(f"performance: none ({plan.performance_note})", highlight=False)
+    else:
+        console.print(
+            f"performance ({plan.objective}, {p.backend}): TTFT {p.ttft_ms:.0f} ms, TPOT {p.tpot_ms:.1f} ms at "
+            f"{p.concurrency} sequences{' (KV-bound)' if p.kv_bound else ''}; {p.output_tokens_per_s:,.0f} output "
+            f"tokens/s per replica ({p.output_tokens_per_s_per_gpu:,.0f} per GPU), {p.fleet_output_tokens_per_s:,.0f} "
+            f"for the fleet, {p.requests_per_s:.2f} requests/s per replica"
+            + (f"; ${p.cost_per_million_tokens:.3f} per million output tokens"
+               if p.cost_per_million_tokens is not None else ""),
+            highlight=False,
+        )
+    if plan.sizing:
+        z = plan.sizing
+        verdict = "the fleet suffices" if z.fleet_suffices else "the fleet does not suffice"
+        console.print(f"sizing: {z.request_rate:g} requests/s need {z.replicas_needed} replica(s) = "
+                      f"{z.gpus_needed} GPU(s) ({z.max_requests_per_s_per_replica:.2f} requests/s per replica "
+                      f"within the limits); {verdict}", highlight=False)
+    shown = [c for c in plan.candidates if c.performance]
+    if len(shown) > 1:
+        console.print(_candidates_table(plan, shown[:top] if len(shown) <= top else _best(plan, shown, top)))
+
+
+def _best(plan: Plan, cands: list, top: int) -> list:
+    if plan.objective == "latency":
+        return sorted(cands, key=lambda c: (c.performance.tpot_ms, c.performance.ttft_ms))[:top]
+    if plan.objective == "throughput":
+        return sorted(cands, key=lambda c: -c.performance.fleet_output_tokens_per_s)[:top]
+    return cands[:top]
+
+
+def _candidates_table(plan: Plan, cands: list) -> Table:
+    t = Table(title="Candidate layouts", title_justify="left")
+    for col in ("TP", "PP", "replicas", "idle", "TTFT ms", "TPOT ms", "batch", "tok/s replica", "tok/s fleet", "note"):
+        t.add_column(col, justify="right" if col != "note" else "left")
+    lay = plan.layout
+    for c in cands:
+        p = c.performance
+        chosen = lay is not None and (c.tp, c.pp) == (lay.tp, lay.pp)
+        note = "chosen" if chosen else (c.reason or "")
+        t.add_row(str(c.tp), str(c.pp), str(c.replicas), str(c.idle_gpus), f"{p.ttft_ms:.0f}", f"{p.tpot_ms:.1f}",
+                  str(p.concurrency), f"{p.output_tokens_per_s:,.0f}", f"{p.fleet_output_tokens_per_s:,.0f}", note)
+    return t
 
 
 def _memory_table(plan: Plan) -> Table:

@@ -160,23 +160,29 @@ def layer_key(model: ModelSpec, layer: int) -> tuple:
 
 
 @lru_cache(maxsize=256)
-def _first_of_kind(model: ModelSpec) -> dict[tuple, int]:
+def _representatives(model: ModelSpec) -> tuple[int, ...]:
+    """For each layer, the model's first layer of the same shape."""
     first: dict[tuple, int] = {}
-    for layer in range(model.num_layers):
-        first.setdefault(layer_key(model, layer), layer)
-    return first
+    return tuple(first.setdefault(layer_key(model, layer), layer) for layer in range(model.num_layers))
 
 
+@lru_cache(maxsize=4096)
 def layer_groups(model: ModelSpec, first_layer: int, layers: int) -> tuple[tuple[int, int], ...]:
     """(representative layer, count) for each distinct layer shape among layers
     first_layer .. first_layer + layers - 1. The representative is the model's first layer of
     that shape, so that stages of the same make-up give equal results (and share caches)."""
-    first = _first_of_kind(model)
+    reps = _representatives(model)
     counts: dict[int, int] = {}
     for layer in range(first_layer, first_layer + layers):
-        rep = first[layer_key(model, layer)]
+        # past the last layer (what-if stage sizes) the layer pattern simply continues
+        rep = reps[layer] if layer < len(reps) else _rep_of(model, layer_key(model, layer), layer)
         counts[rep] = counts.get(rep, 0) + 1
     return tuple(sorted(counts.items()))
+
+
+def _rep_of(model: ModelSpec, key: tuple, layer: int) -> int:
+    """The model's first layer with shape `key`; `layer` itself when no layer of the model has it."""
+    return next((r for r in dict.fromkeys(_representatives(model)) if layer_key(model, r) == key), layer)
 
 
 @lru_cache(maxsize=256)

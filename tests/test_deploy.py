@@ -165,7 +165,9 @@ def test_multi_node_file_set(multi: Plan) -> None:
     assert "deploy/docker/compose.yaml" not in files
 
 
-def test_leaderworkerset_reads_the_plan(multi: Plan) -> None:
+def test_leaderworkerset_reads_the_plan() -> None:
+    # a replica that fills one node and part of the next (the planner's own choice tiles whole nodes)
+    multi = make_plan(**{**CASES[MULTI], "tp": 4, "pp": 3})
     lay = multi.layout
     assert lay is not None and (lay.tp, lay.pp) == (4, 3)
     files = emit_deploy(multi)
@@ -198,7 +200,8 @@ def test_leaderworkerset_reads_the_plan(multi: Plan) -> None:
 def test_slurm_multi_node(multi: Plan) -> None:
     text = emit_deploy(multi)["deploy/slurm/triton.sbatch"]
     assert "#SBATCH --nodes=2\n" in text
-    assert "#SBATCH --ntasks=12\n" in text
+    assert multi.layout.gpus_per_replica == 16  # TP 8 x PP 2: the replica fills both nodes
+    assert "#SBATCH --ntasks=16\n" in text
     assert "#SBATCH --ntasks-per-node=8\n" in text
     assert 'srun --mpi=pmix "${container[@]}"' in text
 

@@ -153,6 +153,15 @@ def test_glm4_moe_counted_by_hand(tmp_path):
     assert spec.mtp_layers == 1
 
 
+def test_qwen3_moe_dense_layers(tmp_path):
+    # decoder_sparse_step 2: layers 1 and 3 sparse, but 3 is in mlp_only_layers
+    cfg = {**QWEN3_30B_A3B, "num_hidden_layers": 4, "decoder_sparse_step": 2, "mlp_only_layers": [3]}
+    spec = _load(tmp_path, cfg)
+    assert [spec.is_moe_layer(i) for i in range(4)] == [False, True, False, False]
+    dense, moe = tensors.layer_tensors(spec, 0, 1), tensors.layer_tensors(spec, 1, 1)
+    assert dense.params - moe.params == 3 * 2048 * 6144 - (128 * 3 * 2048 * 768 + 2048 * 128)
+
+
 def test_unknown_family_lists_the_supported_ones(tmp_path):
     with pytest.raises(InputError) as exc:
         _load(tmp_path, {"model_type": "mamba", "architectures": ["MambaForCausalLM"]})
@@ -198,9 +207,15 @@ def test_modelopt_nvfp4_leaves_excluded_modules_in_bf16(tmp_path):
 
 
 def test_gpt_oss_config_quantization_config(tmp_path):
+    from test_hf_config import write_safetensors
+
+    blocks = {"model.layers.0.mlp.experts.down_proj_blocks": [32, 2880, 90, 16]}
+    write_safetensors(tmp_path / "model.safetensors", blocks)
     spec = _load(tmp_path, GPT_OSS_20B)
     assert spec.checkpoint_quant.weights == "mxfp4"
     assert spec.checkpoint_quant.unquantized == ("attention", "router")
+    # packed MXFP4 blocks are not parameters: the headers give the files' size, not a count
+    assert load_local_model(str(tmp_path))[1] is None and spec.checkpoint_size_gib is not None
     plan = make_plan(model_path=str(tmp_path), gpus="h100x1", max_batch_size=4, trtllm_version="1.2.1")
     assert plan.quantization.weights == "mxfp4"
 

@@ -1,8 +1,8 @@
 #!/bin/bash
-# LeaderWorkerSet leader: waits for the group's workers, then starts all 12 ranks
+# LeaderWorkerSet leader: waits for the group's workers, then starts all 16 ranks
 # with mpirun, remote ranks through kubectl exec (kubessh). LWS names the leader pod
 # <set>-<group> and its workers <set>-<group>-<index>, and sets LWS_GROUP_SIZE in every pod.
-# Slots: 8 on the leader, 4 on each worker; ranks fill them in order
+# Slots: 8 on the leader, 8 on each worker; ranks fill them in order
 # (--map-by slot), as TensorRT-LLM expects: rank r on GPU r % 8 of pod r // 8.
 # Expects POD_NAME, POD_NAMESPACE, WORLD_SIZE, LEADER_SLOTS and WORKER_SLOTS in the environment.
 set -euo pipefail

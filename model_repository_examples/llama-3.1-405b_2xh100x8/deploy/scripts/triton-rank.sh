@@ -1,5 +1,5 @@
 #!/bin/bash
-# One Triton server per MPI rank, 12 rank(s) in all (TP 4 x PP 3).
+# One Triton server per MPI rank, 16 rank(s) in all (TP 8 x PP 2).
 # Started by mpirun (Kubernetes, Compose) or by `srun --mpi=pmix` (Slurm). The arguments follow
 # tensorrtllm_backend's scripts/launch_triton_server.py (v0.19.0): rank 0 serves every model and
 # the HTTP/gRPC/metrics endpoints; the other ranks load only the tensorrt_llm model (its

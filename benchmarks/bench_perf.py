@@ -1,0 +1,138 @@
+"""Predicted vs published throughput and latency: the performance model against NVIDIA's measurements.
+
+    python benchmarks/bench_perf.py [--rows all|calibration] [--quiet]
+
+Every figure goes through `planner.make_plan` as a user would ask for it:
+- maximum-throughput rows (trtllm-bench, v0.17): `--objective throughput --tp N --pp 1 --quant fp8
+  --kv-cache-dtype fp8 --kv-cache-free-gpu-mem-fraction 0.95` with the published input/output lengths
+  (the planner then chooses max_batch_size and max_num_tokens as trtllm-bench does);
+- online rows (Triton backend, v0.14, BF16): `--tp N --pp 1 --request-rate QPS` at the published lengths.
+The "calibration" group is the sample in calibration.md (H100, Llama 3.1 8B/70B), on which the dense efficiency
+factors were chosen; "MoE factor" is the Mixtral 8x7B/8x22B rows, on which moe_gemm_efficiency was chosen;
+"held out" is every other row of the same document (H200 dense rows, Mistral 7B, Llama 3.1 405B), which no
+factor was chosen on; "other GPUs" is the L40S (FP8, PCIe) and A100 (FP16) columns, also held out.
+Errors are |predicted / published − 1|.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+GPUS = {"h100": "h100x8", "h200": "h200x8"}
+CALIBRATION_MODELS = {"llama-3.1-8b", "llama-3.1-70b"}
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with open(DATA / name, encoding="utf-8") as fh:
+        return list(csv.DictReader(line for line in fh if not line.startswith("#")))
+
+
+def _pct(xs: list[float]) -> str:
+    if not xs:
+        return "no rows"
+    xs = sorted(xs)
+    p90 = xs[min(len(xs) - 1, round(0.9 * (len(xs) - 1)))]
+    return (f"median {100 * statistics.median(xs):5.1f} %  p90 {100 * p90:5.1f} %  max {100 * xs[-1]:5.1f} %  "
+            f"({len(xs)} rows)")
+
+
+def throughput_rows(quiet: bool) -> dict[str, list[float]]:
+    from planner.api import make_plan
+
+    errors: dict[str, list[float]] = {"calibration": [], "MoE factor": [], "held out": [], "other GPUs": []}
+    if not quiet:
+        print(f"{'model':15} {'gpu':5} {'TP':>2} {'in/out':>11} {'batch':>5} {'tokens':>6} {'conc':>5} "
+              f"{'predicted':>10} {'published':>10} {'error':>7}")
+    for r in _rows("perf_overview_v0.17.csv"):
+        for gpu in GPUS:
+            if not r[gpu].strip():
+                continue
+            published = float(r[gpu])
+            tp = int(r["tp"])
+            plan = make_plan(r["model"], GPUS[gpu], quant="fp8", kv_cache_dtype="fp8", tp=tp, pp=1,
+                             max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
+                             kv_cache_free_gpu_mem_fraction=0.95)
+            group = "held out"
+            if gpu == "h100" and r["model"] in CALIBRATION_MODELS:
+                group = "calibration"
+            elif r["model"].startswith("mixtral"):
+                group = "MoE factor"
+            perf = plan.performance
+            if perf is None:
+                print(f"{r['model']:15} {gpu:5} {tp:>2}: no figures ({plan.performance_note or 'does not fit'})")
+                continue
+            err = perf.output_tokens_per_s / published - 1
+            errors[group].append(abs(err))
+            if not quiet:
+                print(f"{r['model']:15} {gpu:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
+                      f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {perf.output_tokens_per_s:>10,.0f} "
+                      f"{published:>10,.0f} {100 * err:>+6.1f}%  {group}")
+    for r in _rows("perf_overview_v0.17_l40s_a100.csv"):
+        gpu, published, tp = r["gpu"], float(r["tokens_s"]), int(r["tp"])
+        plan = make_plan(r["model"], f"{'a100-80gb' if gpu == 'a100' else gpu}x8", quant=r["quant"],
+                         kv_cache_dtype=r["quant"], tp=tp, pp=1, max_input_len=int(r["isl"]),
+                         max_output_len=int(r["osl"]), objective="throughput", kv_cache_free_gpu_mem_fraction=0.95)
+        perf = plan.performance
+        if perf is None:
+            print(f"{r['model']:15} {gpu:5} {tp:>2}: no figures ({plan.performance_note or 'does not fit'})")
+            continue
+        err = perf.output_tokens_per_s / published - 1
+        errors["other GPUs"].append(abs(err))
+        if not quiet:
+            print(f"{r['model']:15} {gpu:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
+                  f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {perf.output_tokens_per_s:>10,.0f} "
+                  f"{published:>10,.0f} {100 * err:>+6.1f}%  other GPUs ({r['quant']})")
+    return errors
+
+
+def online_rows(quiet: bool) -> dict[str, list[float]]:
+    from planner.api import make_plan
+
+    errors: dict[str, list[float]] = {"TTFT": [], "TPOT (ITL)": [], "output tokens/s": []}
+    if not quiet:
+        print(f"\n{'model':15} {'gpu':5} {'TP':>2} {'in/out':>9} {'QPS':>4} {'TTFT ms':>14} {'ITL ms':>12} "
+              f"{'out tok/s':>14}   (predicted / published)")
+    for r in _rows("perf_overview_online_v0.14.csv"):
+        isl, osl, qps = int(r["isl"]), int(r["osl"]), float(r["qps"])
+        plan = make_plan(r["model"], GPUS[r["gpu"]], quant="bf16", tp=int(r["tp"]), pp=1, max_input_len=isl,
+                         max_output_len=osl, max_batch_size=256, request_rate=qps)
+        # one replica serves the published rate: the fleet string only names the GPU
+        perf = plan.performance
+        if perf is None:
+            print(f"{r['model']}: no figures ({plan.performance_note})")
+            continue
+        # the plan spreads the rate over its replicas; the measurement ran one replica at the full rate
+        one = make_plan(r["model"], f"{GPUS[r['gpu']].split('x')[0]}x{r['tp']}", quant="bf16", tp=int(r["tp"]),
+                        pp=1, max_input_len=isl, max_output_len=osl, max_batch_size=256, request_rate=qps).performance
+        pairs = ((one.ttft_ms, float(r["ttft_ms"])), (one.tpot_ms, float(r["itl_ms"])),
+                 (one.output_tokens_per_s, float(r["output_tok_s"])))
+        for key, (pred, pub) in zip(errors, pairs, strict=True):
+            errors[key].append(abs(pred / pub - 1))
+        if not quiet:
+            print(f"{r['model']:15} {r['gpu']:5} {r['tp']:>2} {isl:>4}/{osl:<4} {qps:>4g} "
+                  f"{pairs[0][0]:>6.0f} / {pairs[0][1]:<5g} {pairs[1][0]:>5.1f} / {pairs[1][1]:<4g} "
+                  f"{pairs[2][0]:>6.0f} / {pairs[2][1]:<6g}")
+    return errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quiet", action="store_true", help="Only the error summaries.")
+    args = parser.parse_args()
+    tput = throughput_rows(args.quiet)
+    online = online_rows(args.quiet)
+    print("\nmaximum throughput (trtllm-bench rows), |predicted/published - 1|:")
+    for group, errs in tput.items():
+        print(f"  {group:12} {_pct(errs)}")
+    print(f"  {'all':12} {_pct([e for errs in tput.values() for e in errs])}")
+    print("online serving (Triton rows, below saturation):")
+    for key, errs in online.items():
+        print(f"  {key:16} {_pct(errs)}")
+
+
+if __name__ == "__main__":
+    main()

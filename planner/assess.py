@@ -1,0 +1,156 @@
+"""Every layout with its memory and speed: the options an objective chooses among, and fleet sizing.
+
+Pure functions over the specs: the memory model sizes each layout's KV pool, the performance
+model (planner/perf/) turns it into TTFT, TPOT and throughput, `layout.preferred` and
+`layout.rank_key` pick by objective, and `size_fleet` answers "how many GPUs for R requests/s".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from planner import perf
+from planner.layout import Candidate, evaluate, fleet_share, preferred, rank_key
+from planner.perf.tuning import max_throughput_limits
+from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What stays fixed while the layouts are compared."""
+
+    model: ModelSpec
+    weights: str
+    kv_dtype: str
+    act: str
+    fleet: Fleet
+    workload: Workload
+    runtime: RuntimeProfile
+    objective: str = "min-gpus"
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    request_rate: float | None = None
+    tune_batch: bool = False  # choose max_batch_size as trtllm-bench does for maximum throughput
+    tune_tokens: bool = False  # same for max_num_tokens
+
+
+@dataclass(frozen=True)
+class Option:
+    cand: Candidate
+    workload: Workload
+    replicas: int
+    idle: int
+    perf: perf.Estimate | None = None
+    perf_reason: str | None = None  # why there are no figures
+
+
+def workload_for(ask: Ask, tp: int, pp: int) -> Workload:
+    if not (ask.tune_batch or ask.tune_tokens):
+        return ask.workload
+    w = ask.workload
+    bs, tokens = max_throughput_limits(ask.model, ask.weights, ask.kv_dtype, ask.fleet.gpu, tp, pp,
+                                       w.max_input_len, w.max_output_len, ask.runtime.kv_cache_free_gpu_mem_fraction)
+    update = {}
+    if ask.tune_batch:
+        update["max_batch_size"] = bs
+    if ask.tune_tokens:
+        update["max_num_tokens"] = tokens
+    return w.model_copy(update=update)
+
+
+def speed(ask: Ask, cand: Candidate, workload: Workload, replicas: int,
+          concurrency: int | None = None) -> perf.Estimate | str:
+    rate = ask.request_rate / replicas if ask.request_rate and replicas else None
+    return perf.estimate(ask.model, ask.weights, ask.act, ask.kv_dtype, ask.fleet, cand.tp, cand.stages, workload,
+                         ask.runtime.tokens_per_block, request_rate=rate, concurrency=concurrency)
+
+
+def assess(ask: Ask, tp: int, pp: int) -> Option:
+    """One layout: memory (fits or why not), then speed and the latency limits for one that fits."""
+    workload = workload_for(ask, tp, pp)
+    cand = evaluate(ask.model, ask.weights, ask.kv_dtype, tp, pp, ask.fleet, workload, ask.runtime)
+    reps, idle = fleet_share(ask.fleet, tp * pp)
+    if not cand.fits and ask.tune_batch and _static_fits(cand, pp):
+        # trtllm-bench's batch limit is an optimistic bound: the runtime admits what the KV pool holds
+        cand = Candidate(cand.tp, cand.pp, cand.stages)
+    if not cand.fits:
+        return Option(cand, workload, reps, idle)
+    est = speed(ask, cand, workload, reps)
+    if isinstance(est, str):
+        return Option(cand, workload, reps, idle, perf_reason=est)
+    miss = limit_reason(ask, est)
+    if miss:
+        cand = Candidate(cand.tp, cand.pp, cand.stages, miss)
+    return Option(cand, workload, reps, idle, est)
+
+
+def _static_fits(cand: Candidate, pp: int) -> bool:
+    return len(cand.stages) == pp and all(s.free_bytes > 0 and s.kv_blocks > 0 for s in cand.stages)
+
+
+def limit_reason(ask: Ask, est: perf.Estimate) -> str | None:
+    if ask.ttft_ms is not None and est.ttft_ms > ask.ttft_ms:
+        return f"TTFT {est.ttft_ms:.0f} ms exceeds --ttft-ms {ask.ttft_ms:g}"
+    if ask.tpot_ms is not None and est.tpot_ms > ask.tpot_ms:
+        return f"TPOT {est.tpot_ms:.1f} ms exceeds --tpot-ms {ask.tpot_ms:g}"
+    return None
+
+
+def pairs(model: ModelSpec, fleet: Fleet) -> list[tuple[int, int]]:
+    max_tp = min(fleet.total_gpus, fleet.max_tp)
+    out = [(tp, pp) for tp in range(1, max_tp + 1)
+           for pp in range(1, min(fleet.total_gpus // tp, model.num_layers) + 1)]
+    return sorted(out, key=lambda p: (p[0] * p[1], -p[0]))
+
+
+def choose(ask: Ask, options: list[Option]) -> Option | None:
+    fitting = [o for o in options if o.cand.fits]
+    if not fitting:
+        return None
+    return min(preferred(fitting, ask.fleet), key=rank_key(ask.objective))
+
+
+@dataclass(frozen=True)
+class Sizing:
+    request_rate: float
+    replicas_needed: int
+    gpus_needed: int
+    meets_slo: bool  # the fleet serves the rate within the limits
+    fleet_suffices: bool
+    max_requests_per_s_per_replica: float
+
+
+def size_fleet(ask: Ask, opt: Option) -> Sizing | None:
+    """Replicas of the chosen layout that serve `ask.request_rate` within the latency limits."""
+    rate = ask.request_rate
+    if not rate or opt.perf is None:
+        return None
+    saturated = speed(replace(ask, request_rate=None), opt.cand, opt.workload, 1)
+    if isinstance(saturated, str):
+        return None
+    top = saturated.requests_per_s
+    capacity = top
+    limited = ask.ttft_ms is not None or ask.tpot_ms is not None
+    if limited:
+        capacity = _max_rate_within_limits(ask, opt, top)
+    achievable = capacity > 0
+    needed = math.ceil(rate / capacity - 1e-9) if achievable else 0
+    suffices = achievable and needed <= opt.replicas
+    return Sizing(rate, needed, needed * opt.cand.gpus, suffices, suffices, capacity)
+
+
+def _max_rate_within_limits(ask: Ask, opt: Option, top: float) -> float:
+    def ok(r: float) -> bool:
+        trial = replace(ask, request_rate=r)
+        est = speed(trial, opt.cand, opt.workload, 1)
+        return not isinstance(est, str) and est.keeps_up and limit_reason(ask, est) is None
+
+    lo, hi = 0.0, top
+    if not ok(top * 1e-3):
+        return 0.0
+    lo = top * 1e-3
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo

@@ -1,0 +1,82 @@
+"""The performance model: TTFT, TPOT and throughput of one layout (pure functions, no I/O).
+
+`estimate` joins the pieces: the hardware figures of the layout (hardware.py), the time of one
+iteration per stage (step.py) and the in-flight-batching operating point (scheduler.py), with
+the running batch bounded by `max_batch_size` and by the KV pool the memory model computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from planner.memory import StageMemory
+from planner.perf.factors import factors
+from planner.perf.hardware import hardware
+from planner.perf.scheduler import Point, Replica, at_rate, operating_point
+from planner.perf.step import StageShape
+from planner.specs import Fleet, ModelSpec, Workload
+
+BACKEND = "planner-roofline"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    ttft_ms: float
+    tpot_ms: float
+    concurrency: int
+    output_tokens_per_s: float  # one replica
+    requests_per_s: float
+    kv_bound: bool  # the KV pool, not max_batch_size, limits the running batch
+    keeps_up: bool = True  # with a request rate: the replica serves it without a growing queue
+    backend: str = BACKEND
+
+
+def stage_shapes(model: ModelSpec, stages: Sequence[StageMemory]) -> tuple[StageShape, ...]:
+    dense_end = model.moe.first_k_dense_layers if model.moe else model.num_layers
+    out = []
+    for i, s in enumerate(stages):
+        dense = max(0, min(s.first_layer + s.layers, dense_end) - s.first_layer)
+        out.append(StageShape(s.layers, s.layers - dense, i == len(stages) - 1, i < len(stages) - 1))
+    return tuple(out)
+
+
+def max_concurrency(stages: Sequence[StageMemory], workload: Workload, tokens_per_block: int,
+                    pp: int) -> tuple[int, bool]:
+    """(sequences in flight, whether the KV pool is what limits them)."""
+    per_seq = -(-workload.max_seq_len // tokens_per_block) * workload.max_beam_width
+    kv = min(s.kv_blocks for s in stages) // per_seq if stages else 0
+    batch = workload.max_batch_size * pp
+    return min(batch, kv), kv < batch
+
+
+def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fleet, tp: int,
+             stages: Sequence[StageMemory], workload: Workload, tokens_per_block: int,
+             request_rate: float | None = None, concurrency: int | None = None) -> Estimate | str:
+    """The replica's figures at saturation (or at `request_rate` requests/s), or why there are none.
+
+    `concurrency` overrides the running batch (e.g. a forced layout whose pool falls short)."""
+    pp = len(stages)
+    nodes_per = -(-tp * pp // fleet.gpus_per_node)
+    hw = hardware(fleet.gpu, weights, act, tp, pp, fleet.gpus_per_node, fleet.tp_across_nodes or nodes_per == 1)
+    if isinstance(hw, str):
+        return hw
+    limit, kv_bound = max_concurrency(stages, workload, tokens_per_block, pp)
+    if concurrency is not None:
+        limit = concurrency
+    if limit < 1:
+        return "the KV pool holds no whole sequence"
+    rep = Replica(model, weights, act, kv_dtype, tp, stage_shapes(model, stages), hw, factors())
+    isl, osl, budget = workload.max_input_len, workload.max_output_len, workload.max_num_tokens
+    keeps_up = True
+    if request_rate:
+        point, keeps_up = at_rate(rep, request_rate, limit, isl, osl, budget)
+    else:
+        point = operating_point(rep, limit, isl, osl, budget)
+    return _to_estimate(point, osl, kv_bound, keeps_up)
+
+
+def _to_estimate(p: Point, osl: int, kv_bound: bool, keeps_up: bool) -> Estimate:
+    return Estimate(ttft_ms=p.ttft_s * 1e3, tpot_ms=p.tpot_s * 1e3, concurrency=max(1, round(p.concurrency)),
+                    output_tokens_per_s=p.tokens_per_s, requests_per_s=p.tokens_per_s / osl,
+                    kv_bound=kv_bound, keeps_up=keeps_up)

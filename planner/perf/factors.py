@@ -1,0 +1,40 @@
+"""The efficiency factors of the performance model, read once from planner/data/perf.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+from planner.yamlio import load_yaml
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "perf.yaml"
+
+
+@dataclass(frozen=True)
+class Factors:
+    """Achievable fractions of the peaks and fixed costs (each with its source in perf.yaml)."""
+
+    hbm_efficiency: float
+    memory_op_latency_us: float
+    gemm_efficiency: float
+    attention_efficiency: float
+    link_efficiency: float
+    allreduce_latency_us: float
+    kernels_per_layer: float
+    step_overhead_us: float
+    per_sequence_step_us: float
+    activation_bytes_per_token_per_layer: float
+    moe_gemm_efficiency: float
+    request_overhead_ms: float
+
+
+@lru_cache(maxsize=1)
+def factors() -> Factors:
+    with open(DATA, encoding="utf-8") as fh:
+        raw = load_yaml(fh)["factors"]
+    names = {f.name for f in fields(Factors)}
+    missing = names - raw.keys()
+    if missing:  # a broken data file is a bug, not user input
+        raise RuntimeError(f"perf.yaml lacks {', '.join(sorted(missing))}")
+    return Factors(**{name: float(raw[name]["value"]) for name in names})

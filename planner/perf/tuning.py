@@ -1,0 +1,54 @@
+"""Build limits for maximum throughput, chosen as `trtllm-bench` chooses them.
+
+The rules are TensorRT-LLM's `calc_engine_setting` and `finetune_setting`
+(tensorrt_llm/bench/build/tuning.py, NVIDIA/TensorRT-LLM commit 04cba882084a25665e7f80f5bda71b35b9790b6f),
+written here in the planner's terms:
+
+1. bytes per KV token of the whole model = 2 × layers × max(tp, kv_heads) × head_dim × bytes(kv dtype);
+2. memory for the KV cache = (CUDA total × GPUs − parameters × bytes per weight) × kv fraction,
+   with 2 bytes per weight unless the scheme is FP8 (1) or NVFP4 (0.5);
+3. requests the cache holds = that memory / (bytes per token × (input + output));
+4. raw batch = min(requests, 4096) / pp; raw tokens = min(raw batch × (1 + input / output), 32768);
+5. max_batch_size rounds the raw batch up: to 32 (at least 64) below 256, to 128 below 1024, else to 256;
+   max_num_tokens rounds the raw tokens up: to 256 (at least 2048) below 4096, to 512 below 8192,
+   else to 1024.
+"""
+
+from __future__ import annotations
+
+import math
+
+from planner import tensors
+from planner.quant import DTYPE_BYTES
+from planner.specs import GpuSpec, ModelSpec
+
+_WEIGHT_BYTES = {"fp8": 1.0, "nvfp4": 0.5}  # every other scheme counts 2 bytes per weight
+
+
+def max_throughput_limits(model: ModelSpec, weights: str, kv_dtype: str, gpu: GpuSpec, tp: int, pp: int,
+                          isl: int, osl: int, kv_fraction: float) -> tuple[int, int]:
+    """(max_batch_size, max_num_tokens) of a maximum-throughput build."""
+    gib = float(1 << 30)
+    if model.mla:  # the rule counts K and V heads; MLA's latent is the whole per-token cache
+        per_token = model.num_layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim)
+    else:
+        per_token = 2 * model.num_layers * max(tp, model.num_kv_heads) * model.head_dim
+    per_token = per_token * DTYPE_BYTES.get(kv_dtype, 2) / gib
+    engine = tensors.total_params(model) * _WEIGHT_BYTES.get(weights, 2.0) / gib
+    total = (gpu.cuda_total_bytes or gpu.memory_bytes) / gib * tp * pp
+    requests = max((total - engine) * kv_fraction / (per_token * (isl + osl)), 1.0)
+    raw_bs = min(requests, 4096) / pp
+    raw_tokens = min(raw_bs * (1 + isl / osl), 32768)
+    if raw_bs < 256:
+        bs = max(64, 32 * math.ceil(raw_bs / 32))
+    elif raw_bs < 1024:
+        bs = 128 * math.ceil(raw_bs / 128)
+    else:
+        bs = 256 * math.ceil(raw_bs / 256)
+    if raw_tokens < 4096:
+        tokens = max(2048, 256 * math.ceil(raw_tokens / 256))
+    elif raw_tokens < 8192:
+        tokens = 512 * math.ceil(raw_tokens / 512)
+    else:
+        tokens = 1024 * math.ceil(raw_tokens / 1024)
+    return bs, tokens

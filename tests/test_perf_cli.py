@@ -1,0 +1,82 @@
+"""The command line of the performance model: plan options, the table, `planner compare`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.cli import main
+
+
+def run(capsys, *argv):
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_plan_json_carries_performance_candidates_and_objective(capsys):
+    code, out, err = run(capsys, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--format", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["objective"] == "min-gpus"
+    assert plan["layout"]["idle_gpus"] == 0
+    perf = plan["performance"]
+    assert {"ttft_ms", "tpot_ms", "concurrency", "output_tokens_per_s", "output_tokens_per_s_per_gpu",
+            "fleet_output_tokens_per_s", "requests_per_s", "backend"} <= set(perf)
+    assert perf["fleet_output_tokens_per_s"] == pytest.approx(perf["output_tokens_per_s"] * plan["layout"]["replicas"],
+                                                              rel=1e-4)
+    chosen = [c for c in plan["candidates"] if (c["tp"], c["pp"]) == (plan["layout"]["tp"], plan["layout"]["pp"])]
+    assert chosen and chosen[0]["performance"] == perf
+    assert plan["sizing"] is None
+
+
+def test_plan_table_shows_speed_and_candidates(capsys):
+    code, out, err = run(capsys, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--quant", "fp8",
+                         "--objective", "throughput", "--request-rate", "5", "--gpu-hour-price", "3")
+    assert code == 0, err
+    assert "performance (throughput" in out and "Candidate layouts" in out
+    assert "sizing: 5 requests/s need" in out and "per million output tokens" in out
+
+
+@pytest.mark.parametrize("flag, value", [("--ttft-ms", "-1"), ("--tpot-ms", "0"), ("--request-rate", "nan"),
+                                         ("--gpu-hour-price", "inf"), ("--objective", "fastest")])
+def test_bad_performance_options_are_one_line_exit_2(capsys, flag, value):
+    code, out, err = run(capsys, "plan", "llama-3.1-8b", "--gpus", "h100x1", flag, value)
+    assert code == 2
+    assert err.startswith("planner: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_forced_layout_short_of_kv_still_reports_speed_and_exits_3(capsys):
+    code, out, _ = run(capsys, "plan", "llama-3.1-70b", "--gpus", "h100x1", "--quant", "fp8", "--tp", "1", "--pp", "1",
+                       "--max-batch-size", "512", "--format", "json")
+    assert code == 3
+    plan = json.loads(out)
+    assert not plan["fits"] and plan["performance"]["kv_bound"]
+    assert plan["performance"]["concurrency"] == plan["kv_cache"]["max_concurrent_sequences"]
+
+
+def test_compare_rows_per_fleet_and_quantization(capsys):
+    code, out, err = run(capsys, "compare", "llama-3.1-8b", "--gpus", "h100x8,h200x8", "--quant", "fp8,bf16",
+                         "--request-rate", "100", "--gpu-hour-price", "2,3", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [(r["gpus"], r["quant"]) for r in rows] == [("h100x8", "fp8"), ("h100x8", "bf16"), ("h200x8", "fp8"),
+                                                        ("h200x8", "bf16")]
+    for r in rows:
+        assert r["fits"] and r["fleet_output_tokens_per_s"] > 0 and r["gpus_needed"] >= 1
+    # the faster GPU at the same quantization needs no more GPUs for the same rate
+    assert rows[2]["gpus_needed"] <= rows[0]["gpus_needed"]
+
+
+def test_compare_reports_a_scheme_the_gpu_cannot_run_as_a_row(capsys):
+    code, out, err = run(capsys, "compare", "llama-3.1-8b", "--gpus", "h100x8", "--quant", "nvfp4", "--format", "json")
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert not row["fits"] and "nvfp4" in row["note"]
+
+
+def test_compare_price_count_must_match(capsys):
+    code, _, err = run(capsys, "compare", "llama-3.1-8b", "--gpus", "h100x8,h200x8", "--gpu-hour-price", "1,2,3")
+    assert code == 2 and "3 prices for 2 fleets" in err
