@@ -43,6 +43,13 @@ DEFAULT_MAX_INPUT_LEN = 2048
 DEFAULT_MAX_OUTPUT_LEN = 512
 # trtllm-build's default --max_num_tokens; never more than one full batch of prompts needs
 DEFAULT_MAX_NUM_TOKENS = 8192
+# Workload sizes are 32-bit in both places that read them: Triton's ModelConfig declares
+# `int32 max_batch_size` (model_config.proto), TensorRT-LLM sizes are SizeType32.
+MAX_INT32 = 2**31 - 1
+# TensorRT-LLM: "It must be a power of two greater than 1" (docs/source/features/kvcache.md,
+# NVIDIA/TensorRT-LLM@fbbc05dd). The upper bound is the planner's own: the runtimes default to
+# 32 or 64, and a block of thousands of tokens only wastes a sequence's worth of KV memory.
+MAX_TOKENS_PER_BLOCK = 1024
 
 
 def resolve_model(model: str | ModelSpec | None, model_path: str | None = None) -> ModelSpec:
@@ -110,10 +117,14 @@ def make_workload(max_batch_size: int, max_input_len: int, max_output_len: int,
                         ("max-output-len", max_output_len), ("max-beam-width", max_beam_width)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InputError(f"--{name} must be a positive integer, got {value!r}")
+        if value > MAX_INT32:
+            raise InputError(f"--{name} {value} is beyond what Triton and TensorRT-LLM accept (at most {MAX_INT32})")
     if max_num_tokens is None:
         max_num_tokens = min(DEFAULT_MAX_NUM_TOKENS, max_batch_size * max_input_len)
-    elif not isinstance(max_num_tokens, int) or max_num_tokens < 1:
+    elif not isinstance(max_num_tokens, int) or isinstance(max_num_tokens, bool) or max_num_tokens < 1:
         raise InputError(f"--max-num-tokens must be a positive integer, got {max_num_tokens!r}")
+    elif max_num_tokens > MAX_INT32:
+        raise InputError(f"--max-num-tokens {max_num_tokens} is beyond what TensorRT-LLM accepts (at most {MAX_INT32})")
     return Workload(max_batch_size=max_batch_size, max_input_len=max_input_len, max_output_len=max_output_len,
                     max_num_tokens=max_num_tokens, max_beam_width=max_beam_width)
 
@@ -200,6 +211,7 @@ def make_plan(
     tpot_ms: float | None = None,
     request_rate: float | None = None,
     gpu_hour_price: float | None = None,
+    flow: str | None = None,
 ) -> Plan:
     """`max_batch_size`/`max_num_tokens` left None: 64 and min(8192, batch × input), or with
     `objective="throughput"` the limits trtllm-bench chooses for a maximum-throughput build."""
@@ -216,7 +228,7 @@ def make_plan(
     # cache (trtllm-build takes the KV dtype from the checkpoint's dtype; 262,163 B/token measured for
     # Llama-3.1-8B in fp32, i.e. 4 bytes per element)
     kv_dtype = (kv_cache_dtype or act).lower()
-    check_hardware(fleet.gpu, quant, kv_dtype, spec, trtllm_version, use_parallel_embedding)
+    check_hardware(fleet.gpu, quant, kv_dtype)
     if kv_dtype == "fp32" and act != "fp32" or act == "fp32" and kv_dtype in ("fp16", "bf16"):
         raise InputError(f"--kv-cache-dtype {kv_dtype} with {act} activations: an unquantized KV cache keeps the "
                          f"model's dtype ({act}); choose {act}, fp8 or int8")
@@ -232,14 +244,30 @@ def make_plan(
                                                                   max_tokens_in_paged_kv_cache)):
         if value is not None and value < 1:
             raise InputError(f"--{name} must be a positive integer, got {value!r}")
+    if (not isinstance(tokens_per_block, int) or isinstance(tokens_per_block, bool)
+            or tokens_per_block & (tokens_per_block - 1) or not 2 <= tokens_per_block <= MAX_TOKENS_PER_BLOCK):
+        raise InputError(f"--tokens-per-block must be a power of two from 2 to {MAX_TOKENS_PER_BLOCK} "
+                         f"(TensorRT-LLM's KV cache blocks), got {tokens_per_block}")
+    from planner.target import check_flow_quantization, choose_flow, load_profile
+
+    # the flow decides the memory rules (RuntimeProfile.flow) and every artifact the plan emits
+    profile = load_profile(trtllm_version)
+    requested_flow = flow
+    flow, flow_reason = choose_flow(profile, spec.architecture, flow)
+    check_flow_quantization(profile, flow, quant, kv_dtype,
+                            spec.checkpoint_quant.weights if spec.checkpoint_quant else None)
+    if flow == "engine":  # what this release's engine flow can build (planner.engine_rules)
+        check_hardware(fleet.gpu, quant, kv_dtype, spec, trtllm_version, use_parallel_embedding)
+    if flow == "pytorch" and serving is not None and serving.bls:
+        # the release's llmapi repository is the tensorrt_llm model alone: no ensemble, no BLS model
+        raise InputError(f"--bls: TensorRT-LLM {trtllm_version}'s llmapi repository (PyTorch flow) has no BLS "
+                         "model; use --flow engine for tensorrt_llm_bls")
     runtime = RuntimeProfile(
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
         trtllm_version=trtllm_version,
+        flow=flow,
     )
-    from planner.target import check_version
-
-    check_version(trtllm_version)
     request = PlanRequest(
         model=spec.name if isinstance(model, ModelSpec) else model, model_path=model_path,
         gpus=gpus if isinstance(gpus, str) else f"{fleet.nodes}x{fleet.gpu.name}x{fleet.gpus_per_node}",
@@ -248,7 +276,7 @@ def make_plan(
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
         trtllm_version=trtllm_version, objective=objective, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
-        request_rate=request_rate, gpu_hour_price=gpu_hour_price,
+        request_rate=request_rate, gpu_hour_price=gpu_hour_price, flow=requested_flow,
     )
     if given_batch is None:
         request = request.model_copy(update={"max_batch_size": None})
@@ -267,7 +295,8 @@ def make_plan(
     advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected)
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
-    return plan.model_copy(update={"request": request,
+    target = TargetInfo(trtllm_version=trtllm_version, flow=flow, flow_reason=flow_reason)
+    return plan.model_copy(update={"request": request, "target": target,
                                    **_speed_fields(ask, options, best, shown, workload, gpu_hour_price)})
 
 

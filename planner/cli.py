@@ -1,47 +1,47 @@
 """The `planner` command line (click).
 
-Every failure ends in one readable line on stderr and an exit code from DESIGN.md:
+Every failure ends in one readable line on stderr and an exit code (ARCHITECTURE.md lists them):
 0 fits · 1 unexpected (a bug; `--debug` shows the traceback) · 2 bad input · 3 fits nowhere ·
-4 a live-server check failed · 5 regenerated artifacts differ from the committed ones.
+4 a live-server check failed · 5 regenerated artifacts differ from the committed ones ·
+74 the output could not be written (sysexits EX_IOERR) · 130 interrupted.
+A reader that closes the pipe early (`| head`) does not change the exit code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_NO_FIT, EXIT_OK, InputError, PlannerError
+from planner.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_IO_ERROR,
+    EXIT_NO_FIT,
+    EXIT_OK,
+    InputError,
+    PlannerError,
+)
+
+MAX_ERROR_CHARS = 400  # an error is one line a terminal can show, whatever the input held
 
 FORMATS = ("table", "json", "yaml")
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """`-c plan.yaml`: every option from one YAML file; flags on the command line still win."""
+    """`-c plan.yaml`: every option from one YAML file (see optionfile.py); command-line flags still win."""
     if not value:
         return value
-    import yaml
+    from planner.optionfile import read_option_file
 
-    from planner.yamlio import load_yaml
-
-    try:
-        raw = load_yaml(Path(value).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"config file {value!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"config file {value!r} is not readable YAML: {first}") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"config file {value!r} must be a mapping of option names to values")
-    known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
-    defaults: dict[str, Any] = {}
-    for key, val in raw.items():
-        name = str(key).replace("-", "_")
-        if name not in known:
-            raise InputError(f"config file {value!r}: unknown option {key!r}")
-        defaults[name] = val
+    defaults = read_option_file(Path(value), ctx.command, str(ctx.info_name))
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 
@@ -58,7 +58,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @click.argument("model_name", metavar="MODEL", required=False)
 @click.option("-c", "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-              callback=_load_config, help="Read options from a YAML file (keys = option names).")
+              callback=_load_config,
+              help="Read options from a YAML file; keys are the option names shown here (model for MODEL, "
+                   "model-path for --model).")
 @click.option("--model", "model_path", metavar="PATH",
               help="Local Hugging Face config.json, a directory with one, or safetensors files/index.")
 @click.option("--gpus", default="h100x8", show_default=True,
@@ -83,6 +85,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--max-tokens-in-paged-kv-cache", type=int, default=None)
 @click.option("--use-parallel-embedding", is_flag=True, help="Shard the input embedding across TP ranks.")
 @click.option("--trtllm-version", default=None, help="Target TensorRT-LLM release (see `planner versions`).")
+@click.option("--flow", type=click.Choice(["pytorch", "engine"], case_sensitive=False), default=None,
+              help="PyTorch LLM-API flow (llmapi repository) or TensorRT engine flow (trtllm-build) "
+                   "[default: the release's default, or the only flow the model family runs in].")
 @click.option("--objective", type=click.Choice(("min-gpus", "throughput", "latency")), default="min-gpus",
               show_default=True, help="Layout choice: fewest GPUs per replica, most fleet tokens/s, or lowest TPOT.")
 @click.option("--ttft-ms", type=float, default=None, help="Reject layouts whose time to first token exceeds this.")
@@ -96,7 +101,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @click.option("--check", is_flag=True, help="With --out: compare instead of writing; exit 5 if they differ.")
 @click.option("--hf-model-dir", default=None, help="Hugging Face checkpoint the build converts.")
-@click.option("--checkpoint-dir", default=None, help="Where the TensorRT-LLM checkpoint is written.")
+@click.option("--checkpoint-dir", default=None,
+              help="Where the TensorRT-LLM checkpoint is written (PyTorch flow: the quantized Hugging Face export).")
 @click.option("--engine-dir", default=None, help="Where trtllm-build writes the engines (and Triton reads them).")
 @click.option("--tokenizer-dir", default=None, help="Tokenizer directory for pre/postprocessing.")
 @click.option("--streaming/--no-streaming", "decoupled", default=None,
@@ -117,6 +123,8 @@ def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | No
 
     if model_name and model_path:
         raise InputError("give either MODEL or --model PATH, not both")
+    if out is not None and not out.strip():
+        raise InputError(f"--out needs a directory name, got {out!r}")
     if check and not out:
         raise InputError("--check needs --out DIR (the artifacts to compare against)")
     serving = _serving(options)
@@ -175,28 +183,28 @@ def _drift(result: Any, out: Path) -> int:
     """Compare what the plan generates with the files in `out`: exit 0 if identical, else 5."""
     import difflib
 
+    from planner.drift import compare
     from planner.emit import render_all
     from planner.errors import EXIT_DRIFT
 
     if not result.fits:
         raise PlannerError(f"{no_fit_summary(result)}; nothing to compare", EXIT_NO_FIT)
-    if not out.is_dir():
-        raise InputError(f"{out} is not a directory of generated artifacts")
     expected = render_all(result)
-    present = {str(p.relative_to(out)): p for p in sorted(out.rglob("*")) if p.is_file()}
-    changed = 0
-    for rel in sorted(set(expected) | set(present)):
-        old = present[rel].read_text(encoding="utf-8", errors="replace") if rel in present else ""
-        new = expected.get(rel, "")
-        if old == new:
-            continue
-        changed += 1
-        before = f"a/{rel}" if rel in present else "/dev/null"
-        after = f"b/{rel}" if rel in expected else "/dev/null"
-        sys.stdout.writelines(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                                   fromfile=before, tofile=after))
-    if changed:
-        click.echo(f"planner: {changed} file(s) in {out} differ from what the plan generates", err=True)
+    differences = compare(expected, out)
+    with _stdout_errors():
+        for d in differences:
+            before = f"a/{d.rel}" if d.old is not None or d.note else "/dev/null"
+            after = f"b/{d.rel}" if d.new is not None else "/dev/null"
+            if d.note:
+                sys.stdout.write(f"--- {before}\n+++ {after}\n@@ {d.rel}: {d.note} @@\n")
+                continue
+            sys.stdout.writelines(difflib.unified_diff((d.old or "").splitlines(keepends=True),
+                                                       (d.new or "").splitlines(keepends=True),
+                                                       fromfile=before, tofile=after))
+            if not d.old and not d.new:  # an empty file on one side only: unified_diff prints nothing
+                sys.stdout.write(f"--- {before}\n+++ {after}\n")
+    if differences:
+        click.echo(f"planner: {len(differences)} file(s) in {out} differ from what the plan generates", err=True)
         return EXIT_DRIFT
     click.echo(f"planner: {out} matches the plan ({len(expected)} files)", err=True)
     return EXIT_OK
@@ -222,6 +230,11 @@ def no_fit_summary(result: Any) -> str:
 
 
 def _print_plan(result: Any, fmt: str) -> None:
+    with _stdout_errors():
+        _write_plan(result, fmt)
+
+
+def _write_plan(result: Any, fmt: str) -> None:
     if fmt == "json":
         sys.stdout.write(result.to_json())
     elif fmt == "yaml":
@@ -274,7 +287,8 @@ def models(fmt: str) -> int:
     if fmt == "table":
         from planner.render import models_table
 
-        _console().print(models_table(entries))
+        with _stdout_errors():
+            _console().print(models_table(entries))
     else:
         _dump([m.model_dump(mode="json", exclude_none=True) for m in entries], fmt)
     return EXIT_OK
@@ -290,7 +304,8 @@ def gpus(fmt: str) -> int:
     if fmt == "table":
         from planner.render import gpus_table
 
-        _console().print(gpus_table(entries))
+        with _stdout_errors():
+            _console().print(gpus_table(entries))
     else:
         _dump([g.model_dump(mode="json", exclude_none=True) for g in entries], fmt)
     return EXIT_OK
@@ -311,12 +326,19 @@ def diff(directory: str, config: str | None) -> int:
         sub = plan.make_context("plan", ["-c", config, "--out", directory, "--check"], parent=ctx)
         return ctx.invoke(plan, **sub.params)
     plan_path = out / "plan.json"
+    from pydantic import ValidationError
+
+    from planner import safeio
+
+    if safeio.path_kind(plan_path, "plan") is None:
+        raise InputError(f"{plan_path} does not exist: is {directory} a `planner plan --out` directory?")
+    data = safeio.read_json(plan_path, 16 * safeio.MIB, "plan")
     try:
-        previous = Plan.model_validate_json(plan_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{plan_path} does not exist: is {directory} a `planner plan --out` directory?") from None
-    except ValueError as exc:
-        raise InputError(f"{plan_path} is not a plan this planner reads: {str(exc).splitlines()[0]}") from None
+        previous = Plan.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise InputError(f"{plan_path} is not a plan this planner reads: {field}: {err['msg']}") from None
     if previous.request is None:
         raise InputError(f"{plan_path} does not record the request it was made from; use -c CONFIG")
     result = make_plan(**previous.request.model_dump(), serving=previous.serving)
@@ -349,11 +371,15 @@ def _live_options(command: Any) -> Any:
         click.option("--protocol", type=click.Choice(["grpc", "http"]), default=None,
                      help="Decoupled models stream over either (gRPC stream, HTTP generate_stream) "
                           "[default: grpc for grpc:// URLs and port 8001, else http; rehearse: grpc]."),
-        click.option("--model", default="ensemble", show_default=True, help="Model to send text requests to."),
+        click.option("--model", default=None,
+                     help="Model to send text requests to [default: tensorrt_llm for a PyTorch-flow plan, "
+                          "else ensemble]."),
         click.option("--requests", type=click.IntRange(min=1), default=8, show_default=True),
         click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
-                     help="Seconds each call may take."),
+                     help="Seconds each call may take, start to last byte."),
+        click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Seconds the whole check may take [default: --timeout × (10 + requests / concurrency + 1)]."),
         click.option("--max-tokens", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--prompt", default=None, help="Prompt sent with every request."),
         click.option("--format", "fmt", type=click.Choice(LIVE_FORMATS), default="table", show_default=True),
@@ -377,10 +403,11 @@ def _finish_live(report: Any, fmt: str, what: str) -> int:
     from planner.live import render_rich
     from planner.live.report import problems
 
-    if fmt == "json":
-        sys.stdout.write(report.to_json())
-    else:
-        render_rich(report, _console())
+    with _stdout_errors():
+        if fmt == "json":
+            sys.stdout.write(report.to_json())
+        else:
+            render_rich(report, _console())
     if report.ok:
         click.echo(f"planner: {what} passed: {report.succeeded}/{report.requests} requests answered", err=True)
         return EXIT_OK
@@ -400,9 +427,14 @@ def smoke(url: str, plan_path: str | None, tokenizer_dir: str | None, fmt: str, 
           **options: Any) -> int:
     """Check a running Triton LLM server: health, config against the plan, timed generations."""
     from planner.live import run_smoke
+    from planner.live.clients import SmokeError, check_address
     from planner.live.progress import progress_bar
-    from planner.live.smoke import DEFAULT_PROMPT, guess_protocol
+    from planner.live.smoke import DEFAULT_PROMPT, guess_protocol, split_url
 
+    try:
+        check_address(split_url(url))
+    except SmokeError as exc:
+        raise InputError(f"--url: {exc}") from None
     plan_data = _read_plan_json(Path(plan_path)) if plan_path else None
     options["protocol"] = options["protocol"] or guess_protocol(url)
     with progress_bar(fmt == "table") as progress:
@@ -454,21 +486,33 @@ def rehearse(directory: str, tokenizer_dir: str | None, keep_workdir: str | None
 @cli.command()
 def versions() -> int:
     """List the TensorRT-LLM versions the planner can target."""
-    from planner.target import DEFAULT_TRTLLM_VERSION, available_versions
+    from planner.target import DEFAULT_TRTLLM_VERSION, available_versions, load_profile
 
     for version in available_versions():
-        click.echo(version + ("  (default)" if version == DEFAULT_TRTLLM_VERSION else ""))
+        flows = ", ".join(load_profile(version).flows)
+        click.echo(version + ("  (default)" if version == DEFAULT_TRTLLM_VERSION else "") + f"  flows: {flows}")
     return EXIT_OK
 
 
 def _console() -> Any:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1 here; the command's own exit code must survive a closed pipe
+            self.quiet = True
+            raise BrokenPipeError
+
     # Pipes and CI logs get a fixed, wide layout instead of rich's 80-column fallback.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+    return _Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 
 def _dump(data: Any, fmt: str) -> None:
+    with _stdout_errors():
+        _write_data(data, fmt)
+
+
+def _write_data(data: Any, fmt: str) -> None:
     if fmt == "json":
         import json
 
@@ -479,8 +523,36 @@ def _dump(data: Any, fmt: str) -> None:
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
 
 
+@contextlib.contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """Output that cannot be written: a reader that went away is not an error (the command keeps
+    its own exit code); anything else (a full disk, an I/O error) is one line and exit 74."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    except OSError as exc:
+        _discard_stdout()
+        raise PlannerError(f"cannot write the output: {exc.strerror or exc}", EXIT_IO_ERROR) from None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that nothing written later (nor the flush at exit) fails again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _one_line(message: str) -> str:
+    text = " ".join(str(message).split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
 def _fail(message: str, code: int) -> int:
-    click.echo(f"planner: error: {message}", err=True)
+    with contextlib.suppress(OSError):
+        click.echo(f"planner: error: {_one_line(message)}", err=True)
     return code
 
 
@@ -492,23 +564,46 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         code = EXIT_OK
     except click.UsageError as exc:
-        code = _fail(exc.format_message().replace("\n", " "), EXIT_BAD_INPUT)
+        code = _fail(exc.format_message(), EXIT_BAD_INPUT)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.Abort:
-        code = _fail("aborted", EXIT_BUG)
+    except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        code = _fail("interrupted", EXIT_INTERRUPTED)
     except click.ClickException as exc:
         code = _fail(exc.format_message(), EXIT_BAD_INPUT)
     except PlannerError as exc:
         code = _fail(exc.message, exc.exit_code)
-    except KeyboardInterrupt:
-        code = _fail("interrupted", 130)
-    except BrokenPipeError:
+    except BrokenPipeError:  # a reader that went away before the command knew its result
+        _discard_stdout()
         code = EXIT_OK
+    except OSError as exc:
+        if debug:
+            raise
+        # what the OS refuses about a name the user gave (too long, a loop of links) is bad input
+        user = exc.errno in (errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EACCES, errno.EISDIR)
+        code = _fail(f"{exc.strerror or exc}: {exc.filename}" if user and exc.filename else
+                     f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                     EXIT_BAD_INPUT if user else EXIT_BUG)
+    except RecursionError:
+        code = _fail("input nested too deeply to read", EXIT_BAD_INPUT)
+    except ValueError as exc:
+        if debug:
+            raise
+        if "null byte" in str(exc):  # os calls refuse a path with NUL in it
+            code = _fail("a path cannot contain a NUL character", EXIT_BAD_INPUT)
+        else:
+            code = _fail(f"unexpected ValueError: {exc} (rerun with --debug for the traceback)", EXIT_BUG)
     except Exception as exc:  # a bug: one line unless --debug
         if debug:
             raise
         code = _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", EXIT_BUG)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    except OSError as exc:
+        _discard_stdout()
+        code = _fail(f"cannot write the output: {exc.strerror or exc}", EXIT_IO_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

@@ -78,6 +78,7 @@ def _row(plan: Any) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]], title: str) -> Any:
+    """The rows as a rich table; a note keeps its first clause (JSON and YAML keep all of it)."""
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
@@ -97,5 +98,5 @@ def table(rows: list[dict[str, Any]], title: str) -> Any:
         t.add_row(r["gpus"], str(r["quant"]), layout, str(r.get("replicas", 0)), num(r.get("ttft_ms"), ".0f"),
                   num(r.get("tpot_ms"), ".1f"), num(r.get("concurrency"), "d"),
                   num(r.get("fleet_output_tokens_per_s"), ",.0f"), "-" if needed is None else str(needed),
-                  num(r.get("cost_per_million_tokens"), ".3f"), r.get("note") or "")
+                  num(r.get("cost_per_million_tokens"), ".3f"), (r.get("note") or "").split(";")[0])
     return t

@@ -1,4 +1,4 @@
-"""Errors the user can act on, each with the exit code DESIGN.md assigns."""
+"""Errors the user can act on, each with its exit code (the table is in ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ EXIT_BAD_INPUT = 2
 EXIT_NO_FIT = 3
 EXIT_LIVE_FAILED = 4
 EXIT_DRIFT = 5
+EXIT_IO_ERROR = 74  # sysexits.h EX_IOERR: the output (stdout) could not be written
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
 
 
 class PlannerError(Exception):

@@ -15,8 +15,8 @@ by planner.checkpoint_quant.
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +24,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planner import safeio
 from planner.checkpoint_quant import read_checkpoint_quant
+from planner.config_checks import check_config_types
 from planner.errors import InputError
 from planner.specs import MLASpec, ModelSpec, MoESpec
 
@@ -366,8 +368,7 @@ def resolve_family(cfg: dict[str, Any], source: str) -> str:
 
 
 def spec_from_config(cfg: dict[str, Any], source: str, name: str | None = None) -> ModelSpec:
-    if not isinstance(cfg, dict):
-        raise InputError(f"{source}: config.json must be a JSON object")
+    check_config_types(cfg, source)
     family = resolve_family(cfg, source)
     try:
         fields = ARCHITECTURES[family](cfg)
@@ -383,21 +384,20 @@ def spec_from_config(cfg: dict[str, Any], source: str, name: str | None = None) 
 
 def read_safetensors_header(path: Path) -> dict[str, Any]:
     """The JSON header of one .safetensors file; tensor data is never read."""
-    try:
-        with open(path, "rb") as fh:
+    with safeio.open_regular(path, "safetensors file") as fh:
+        try:
             prefix = fh.read(8)
             if len(prefix) != 8:
                 raise InputError(f"{path}: not a safetensors file (shorter than 8 bytes)")
             (length,) = struct.unpack("<Q", prefix)
-            size = path.stat().st_size
+            size = os.fstat(fh.fileno()).st_size
             if length > MAX_HEADER_BYTES or length > size - 8:
                 raise InputError(f"{path}: safetensors header length {length} is impossible for a "
                                  f"{size}-byte file")
-            header = json.loads(fh.read(length))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InputError(f"{path}: safetensors header is not valid JSON") from None
+            raw = fh.read(length)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({safeio.describe_os_error(exc)})") from None
+    header = safeio.parse_json(raw, f"{path}: safetensors header")
     if not isinstance(header, dict):
         raise InputError(f"{path}: safetensors header is not a JSON object")
     return header
@@ -417,14 +417,7 @@ def safetensors_params(files: list[Path]) -> int:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}") from None
+    return safeio.read_json(path, what="model file")
 
 
 def _weight_files(path: Path) -> list[Path]:
@@ -450,7 +443,7 @@ def _weight_files(path: Path) -> list[Path]:
 def load_local_model(path_text: str) -> tuple[ModelSpec, int | None]:
     """(spec, exact parameter count from safetensors headers or None)."""
     path = Path(path_text).expanduser()
-    if not path.exists():
+    if safeio.path_kind(path, "model path") is None:
         raise InputError(f"model path {path_text!r} does not exist")
     config_path = path / "config.json" if path.is_dir() else (
         path if path.name.endswith(".json") and not path.name.endswith(".index.json") else path.parent / "config.json")

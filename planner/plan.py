@@ -1,4 +1,4 @@
-"""The Plan: the one object every emitter reads (schema_version 1, see DESIGN.md).
+"""The Plan: the one object every emitter reads (schema_version 1, see ARCHITECTURE.md).
 
 Keys named in the contract are stable; new keys may be added, none renamed.
 Bytes are integers.
@@ -198,6 +198,7 @@ class PlanRequest(_Model):
     tpot_ms: float | None = None
     request_rate: float | None = None
     gpu_hour_price: float | None = None
+    flow: str | None = None  # --flow as given; None: the planner chose (target.flow says which, and why)
 
 
 class Plan(_Model):

@@ -29,6 +29,9 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
         f"{w.max_seq_len} tokens), max_num_tokens {w.max_num_tokens}",
         highlight=False,
     )
+    flow = "PyTorch LLM API (llmapi repository)" if plan.target.flow == "pytorch" else "engine (trtllm-build)"
+    why = f": {plan.target.flow_reason}" if plan.target.flow_reason else ""
+    console.print(f"flow: {flow}{why}", highlight=False, markup=False)
     lay = plan.layout
     if plan.fits and lay:
         console.print(

@@ -38,6 +38,13 @@ class MoESpec(_Frozen):
     dense_layers: tuple[int, ...] = ()  # further dense layers by index (Qwen's mlp_only_layers)
     expert_bias: bool = False  # biases on every expert's projections (gpt-oss)
 
+    @model_validator(mode="after")
+    def _check_top_k(self) -> MoESpec:
+        # each token is routed to top_k distinct experts, so there must be that many
+        if self.top_k > self.num_experts:
+            raise ValueError(f"top_k ({self.top_k}) exceeds num_experts ({self.num_experts})")
+        return self
+
 
 # Which modules a pre-quantized checkpoint leaves in the activation dtype. Embeddings and the
 # LM head always stay there in this planner; these name the decoder-layer linears.

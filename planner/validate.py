@@ -9,17 +9,19 @@ profile. Each Issue names the file, the field and the fix.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from planner import safeio
 from planner.errors import InputError
 from planner.target import Profile, load_profile
+from planner.triton_rules import load_time_problems
 
 ModelConfig = model_config_pb2.ModelConfig
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config.pbtxt is a few KiB
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,11 @@ def load_configs(repo: Path) -> tuple[dict[str, ModelConfig], list[Issue]]:
     for path in sorted(repo.glob("*/config.pbtxt")):
         rel = str(path.relative_to(repo))
         try:
-            cfg = text_format.Parse(path.read_text(encoding="utf-8"), ModelConfig())
-        except (text_format.ParseError, UnicodeDecodeError) as exc:
+            cfg = text_format.Parse(safeio.read_text(path, MAX_CONFIG_BYTES, "model config"), ModelConfig())
+        except InputError as exc:
+            issues.append(Issue(rel, "config.pbtxt", exc.message, "replace it with a regular text file"))
+            continue
+        except (text_format.ParseError, UnicodeDecodeError, RecursionError) as exc:
             issues.append(Issue(rel, "config.pbtxt", f"does not parse as inference.ModelConfig: {exc}",
                                 "regenerate it with planner, or correct the syntax at the position given"))
             continue
@@ -177,8 +182,8 @@ def _profile_beside(repo: Path) -> Profile | None:
     for candidate in (repo / "plan.json", repo.parent / "plan.json"):
         if candidate.is_file():
             try:
-                version = json.loads(candidate.read_text(encoding="utf-8"))["target"]["trtllm_version"]
-            except (ValueError, KeyError, TypeError):
+                version = safeio.read_json(candidate, what="plan")["target"]["trtllm_version"]
+            except (InputError, KeyError, TypeError):
                 return None
             return load_profile(version)
     return None
@@ -192,14 +197,35 @@ def validate_repository(repo: str | Path, profile: Profile | None = None) -> lis
     if not configs and not issues:
         return [Issue(str(repo), "model repository", "no */config.pbtxt found", "point at a model_repository/")]
     for name, cfg in configs.items():
+        issues += [Issue(*problem) for problem in load_time_problems(name, cfg)]
         if cfg.platform == "ensemble":
             issues += check_ensemble(name, cfg, configs)
     profile = profile or _profile_beside(repo)
-    if profile is not None:
-        for name, cfg in configs.items():
-            if cfg.backend == "tensorrtllm" or name == "tensorrt_llm":
-                issues += check_tensorrt_llm(cfg, profile, name)
+    from planner.validate_llmapi import check_llmapi_model, is_llmapi
+
+    for name, cfg in configs.items():
+        if is_llmapi(repo / name, cfg):  # PyTorch flow: the llmapi Python model and its model.yaml
+            issues += check_llmapi_model(repo / name, cfg, profile or _default_profile(), _plan_beside(repo))
+        elif profile is not None and (cfg.backend == "tensorrtllm" or name == "tensorrt_llm"):
+            issues += check_tensorrt_llm(cfg, profile, name)
     return issues
+
+
+def _default_profile() -> Profile:
+    from planner.target import DEFAULT_TRTLLM_VERSION
+
+    return load_profile(DEFAULT_TRTLLM_VERSION)
+
+
+def _plan_beside(repo: Path) -> dict | None:
+    for candidate in (repo / "plan.json", repo.parent / "plan.json"):
+        if candidate.is_file():
+            try:
+                data = safeio.read_json(candidate, what="plan")
+            except InputError:
+                return None
+            return data if isinstance(data, dict) else None
+    return None
 
 
 def format_issues(issues: list[Issue]) -> str:

@@ -11,6 +11,7 @@ from planner.serving import ServingInfo
 @functools.cache
 def plan(model: str = "llama-3.1-8b", gpus: str = "l40sx1", **kw):
     serving = kw.pop("serving", None)
+    kw.setdefault("flow", "engine")  # these tests pin the engine flow's artifacts; test_pytorch_flow the other
     return make_plan(model, gpus, serving=serving or ServingInfo(), **kw)
 
 

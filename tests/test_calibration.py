@@ -97,7 +97,7 @@ def test_trtllm_doc_example_end_to_end(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(LLAMA2_7B))
     plan = make_plan(model_path=str(tmp_path), gpus="h100", quant="fp8", kv_cache_dtype="fp8",
                      max_batch_size=256, max_input_len=1024, max_output_len=1024, max_num_tokens=8192,
-                     tokens_per_block=64)
+                     tokens_per_block=64, flow="engine")
     (stage,) = plan.memory.per_gpu
     assert within(stage.weights_bytes, 6695 * MIB, 0.03)  # "Loaded engine size: 6695 MiB"
     assert within(stage.activation_bytes, 1134.01 * MIB, 0.15)
@@ -216,7 +216,7 @@ def test_embedding_placement_recorded_and_used(quant, kv, parallel, path, placem
     from planner.api import make_plan
 
     plan = make_plan("llama-3.1-8b", "h100x2", quant=quant, kv_cache_dtype=kv, tp=2, pp=1,
-                     use_parallel_embedding=parallel)
+                     use_parallel_embedding=parallel, flow="engine")
     assert (plan.memory.embedding.path, plan.memory.embedding.placement) == (path, placement)
     model = catalog.get_model("llama-3.1-8b")
     weights = stage_weight_bytes(model, quant, 2, 0, 32, True, True, placement == "sharded")

@@ -24,7 +24,8 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_two_runs_write_identical_bytes(tmp_path):
-    args = ["plan", "llama-3.1-405b", "--gpus", "2xh100x8", "--streaming", "--bls", "--format", "json"]
+    args = ["plan", "llama-3.1-405b", "--gpus", "2xh100x8", "--flow", "engine", "--streaming", "--bls",
+            "--format", "json"]
     first, second = planner(*args, "--out", tmp_path / "a"), planner(*args, "--out", tmp_path / "b")
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert first.stdout == second.stdout
@@ -44,9 +45,14 @@ def test_existing_directory_is_refused_unless_forced(tmp_path):
     assert refused.returncode == 2 and "--force" in refused.stderr and "Traceback" not in refused.stderr
     assert mine.read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     forced = planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--out", out, "--force")
+    assert forced.returncode == 2 and "not written by `planner plan --out`" in forced.stderr
+    assert mine.read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    mine.unlink()
+    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--out", out).returncode == 0
+    forced = planner("plan", "llama-3.1-8b", "--gpus", "l40sx2", "--out", out, "--force")
     assert forced.returncode == 0, forced.stderr
-    assert not mine.exists() and (out / "plan.json").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary or old trees left
+    assert json.loads((out / "plan.json").read_text())["fleet"]["total_gpus"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary, old or lock files left
 
 
 def test_no_fit_writes_nothing(tmp_path):
@@ -58,10 +64,11 @@ def test_no_fit_writes_nothing(tmp_path):
 
 def test_failed_write_leaves_the_previous_output(tmp_path):
     out = tmp_path / "out"
-    write_all({"a.txt": "old"}, out)
+    write_all({"a.txt": "old", "plan.json": "{}"}, out)
+    before = snapshot(out)
     with pytest.raises(ValueError, match="outside the output directory"):
         write_all({"b.txt": "new", "../escape.txt": "x"}, out, force=True)
-    assert snapshot(out) == {"a.txt": (b"old", snapshot(out)["a.txt"][1])}
+    assert snapshot(out) == before and before["a.txt"][0] == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -76,7 +83,7 @@ def test_version_is_recorded_and_validated(tmp_path):
 
 def test_validate_names_file_field_and_fix(tmp_path):
     out = tmp_path / "out"
-    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--out", out).returncode == 0
+    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--flow", "engine", "--out", out).returncode == 0
     config = out / "model_repository" / "ensemble" / "config.pbtxt"
     config.write_text(config.read_text().replace('value: "text_output"', 'value: "txt_output"', 1))
     result = planner("validate", out)
@@ -86,7 +93,8 @@ def test_validate_names_file_field_and_fix(tmp_path):
 
 def test_diff_reports_drift_with_exit_5(tmp_path):
     out = tmp_path / "out"
-    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--max-batch-size", 8, "--out", out).returncode == 0
+    assert planner("plan", "llama-3.1-8b", "--gpus", "l40sx1", "--flow", "engine", "--max-batch-size", 8,
+                   "--out", out).returncode == 0
     assert planner("diff", out).returncode == 0
     pbtxt = out / "model_repository" / "tensorrt_llm" / "config.pbtxt"
     pbtxt.write_text(pbtxt.read_text().replace("max_batch_size: 8", "max_batch_size: 16"))

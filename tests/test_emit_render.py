@@ -8,10 +8,8 @@ from tritonclient.grpc import model_config_pb2
 
 from planner import catalog
 from planner.emit import render_all
-from planner.engine_rules import no_converter_reason
 from planner.errors import InputError
 from planner.serving import ServingInfo
-from planner.target import DEFAULT_TRTLLM_VERSION
 from planner.validate import validate_repository
 
 
@@ -50,10 +48,11 @@ def test_build_script_flags():
 
 
 def test_unsupported_architecture_fails_clearly():
-    # The engine flow refuses the plan itself (exit 2), naming the flow and release that serve it ...
-    with pytest.raises(InputError, match=r"PyTorch flow of TensorRT-LLM 1\.2\.1"):
-        plan("deepseek-v3", "2xh100x8", quant="fp8", trtllm_version="0.19.0")
-    # ... and a plan.json for such a family, made elsewhere, still renders a build.sh that stops.
+    # the engine flow has no converter for DeepSeek-V3: asking for it is bad input naming the PyTorch flow
+    with pytest.raises(InputError, match="PyTorch flow") as exc:
+        plan("deepseek-v3", "2xh100x8", quant="fp8", flow="engine")
+    assert exc.value.exit_code == 2
+    # a plan.json for such a family, made elsewhere, still renders a build.sh that stops.
     p = plan("llama-3.1-8b", "h100x1", trtllm_version="0.19.0")
     model = p.model.model_copy(update={"name": "deepseek-v3", "architecture": "deepseek_v3"})
     p = p.model_copy(update={"model": model})
@@ -124,19 +123,17 @@ FLEETS = ["h100x8", "2xh100x8", "a100-80gbx8"]
 @pytest.mark.parametrize("fleet", FLEETS)
 def test_every_catalog_model_renders_parseable_configs(fleet):
     for spec in catalog.models():
-        if no_converter_reason(spec, DEFAULT_TRTLLM_VERSION):
-            continue  # no engine-flow converter: make_plan refuses it for the engine flow (test_engine_rules)
-        # short prompts so every model's context window holds the workload
-        try:
-            p = plan(spec.name, fleet, max_input_len=1024, max_output_len=256)
-        except InputError as exc:  # a pre-quantized checkpoint this GPU cannot run (MXFP4 on Ampere)
-            assert "cannot run" in exc.message
-            continue
-        if p.layout is None:
-            continue
-        for path, text in render_all(p).items():
-            if path.endswith("config.pbtxt"):
-                _parse(text)
+        for flow in ("engine", "pytorch"):
+            # short prompts so every model's context window holds the workload
+            try:
+                p = plan(spec.name, fleet, max_input_len=1024, max_output_len=256, flow=flow)
+            except InputError:  # a family the flow cannot run
+                continue
+            if p.layout is None:
+                continue
+            for path, text in render_all(p).items():
+                if path.endswith("config.pbtxt"):
+                    _parse(text)
 
 
 def test_serving_choices_reach_the_configs():

@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def test_worked_example_matches_the_plan():
     plan = make_plan("llama-3.1-70b", "h100x8", quant="fp8", kv_cache_dtype="fp8", tp=8, max_batch_size=2048,
-                     max_input_len=512, max_output_len=512)
+                     max_input_len=512, max_output_len=512, flow="engine", trtllm_version="0.19.0")
     (s,) = plan.memory.per_gpu
     rows = {
         "engine (weights)": s.weights_bytes, "execution context": s.activation_bytes,

@@ -21,4 +21,4 @@ def test_wheel_ships_templates_data_and_triton_models(tmp_path):
     data = {p.relative_to(ROOT).as_posix() for p in (ROOT / "planner" / "data").rglob("*.yaml")}
     assert data <= names, sorted(data - names)
     models = {p.relative_to(ROOT).as_posix() for p in (ROOT / "planner" / "triton_models").glob("*/model.py")}
-    assert len(models) == 4 and models <= names, sorted(models - names)
+    assert len(models) == 5 and models <= names, sorted(models - names)

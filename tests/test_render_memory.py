@@ -18,7 +18,7 @@ def _render(plan) -> str:
 
 
 def test_engine_table_names_each_term():
-    plan = make_plan("llama-3.1-8b", "h100x2", tp=2, max_batch_size=256)
+    plan = make_plan("llama-3.1-8b", "h100x2", tp=2, max_batch_size=256, flow="engine")
     text = _render(plan)
     for column in ("engine", "exec ctx", "runtime buf", "decoder", "comm", "CUDA ctx", "driver", "KV cache"):
         assert column in text

@@ -40,7 +40,7 @@ def _launch_block(readme: str) -> str:
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_readme_starts_each_replica_on_its_own_gpus_ports_and_prefix(tmp_path: Path):
-    plan = make_plan("llama-3.1-70b", gpus="h100x8", quant="fp8", tp=2, trtllm_version="0.19.0")
+    plan = make_plan("llama-3.1-70b", gpus="h100x8", quant="fp8", tp=2, trtllm_version="0.19.0", flow="engine")
     assert plan.layout.replicas == 4
     files = render_all(plan)
     out = tmp_path / "out"
@@ -73,7 +73,7 @@ def test_readme_starts_each_replica_on_its_own_gpus_ports_and_prefix(tmp_path: P
 
 
 def test_triton_rank_keeps_the_defaults_for_kubernetes_and_slurm(tmp_path: Path):
-    plan = make_plan("llama-3.1-8b", gpus="l40sx1", trtllm_version="1.2.1")
+    plan = make_plan("llama-3.1-8b", gpus="l40sx1", trtllm_version="1.2.1", flow="engine")
     script = tmp_path / "triton-rank.sh"
     script.write_text(render_all(plan)["deploy/scripts/triton-rank.sh"])
     fake = tmp_path / "tritonserver"
@@ -91,7 +91,8 @@ def test_triton_rank_keeps_the_defaults_for_kubernetes_and_slurm(tmp_path: Path)
 
 def test_one_replica_per_node_keeps_launch_triton_server_and_it_parses():
     for version in ("0.19.0", "1.2.1"):
-        readme = render_all(make_plan("llama-3.1-8b", gpus="l40sx1", trtllm_version=version))["README.md"]
+        plan = make_plan("llama-3.1-8b", gpus="l40sx1", trtllm_version=version, flow="engine")
+        readme = render_all(plan)["README.md"]
         block = _launch_block(readme)
         assert "launch_triton_server.py" in block and "triton-rank.sh" not in block
         (parsed,) = check_commands(block, load_contract(version))
@@ -99,7 +100,7 @@ def test_one_replica_per_node_keeps_launch_triton_server_and_it_parses():
 
 
 def test_multi_node_step_gives_each_rank_its_prefix_and_only_rank_0_ports():
-    plan = make_plan("llama-3.1-405b", gpus="2xh100x8", trtllm_version="0.19.0")
+    plan = make_plan("llama-3.1-405b", gpus="2xh100x8", trtllm_version="0.19.0", flow="engine")
     assert plan.layout.nodes_per_replica == 2
     block = _launch_block(render_all(plan)["README.md"])
     assert "/bin/bash deploy/scripts/triton-rank.sh" in block

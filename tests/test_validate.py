@@ -14,7 +14,7 @@ from planner.validate import format_issues, validate_repository
 
 @pytest.fixture()
 def repo(tmp_path) -> Path:
-    write_all(render_all(plan()), tmp_path / "out")
+    write_all(render_all(plan(trtllm_version="0.19.0")), tmp_path / "out")
     return tmp_path / "out" / "model_repository"
 
 

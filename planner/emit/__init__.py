@@ -9,20 +9,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from planner.emit.build_script import emit_build_script
-from planner.emit.deploy import emit_deploy
-from planner.emit.model_repo import emit_model_repository
-from planner.emit.readme import emit_readme
+from planner.emit.flows import flow_emitter
 from planner.emit.writer import write_all as _write_files
 from planner.plan import Plan
 
 
 def render_all(plan: Plan) -> dict[str, str]:
+    flow = flow_emitter(plan)  # the engine or the PyTorch flow, chosen once
     files: dict[str, str] = {}
-    files.update(emit_build_script(plan))
-    files.update(emit_model_repository(plan))
-    files.update(emit_readme(plan))
-    files.update(emit_deploy(plan))
+    files.update(flow.build_script(plan))
+    files.update(flow.model_repository(plan))
+    files.update(flow.readme(plan))
+    files.update(flow.deploy(plan))
     files["plan.json"] = plan.to_json()
     return dict(sorted(files.items()))
 

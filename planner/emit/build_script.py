@@ -30,7 +30,8 @@ class Step:
 
     program: list[str]
     args: list[tuple[str, str | None]]
-    script: ScriptContract
+    # The release contract of the engine-flow script it runs (None for the PyTorch flow's commands)
+    script: ScriptContract | None = None
     # Where build.sh looks for the script when the release's layout is not established
     candidates: tuple[str, ...] = ()
 

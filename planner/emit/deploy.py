@@ -248,16 +248,25 @@ def _render(template: str, ctx: dict[str, Any]) -> str:
     return render(f"deploy/{template}", **ctx)
 
 
-def emit_deploy(plan: Plan, image: str | None = None) -> dict[str, str]:
+def emit_deploy(plan: Plan, image: str | None = None, overrides: dict[str, str] | None = None,
+                extra: dict[str, Any] | None = None) -> dict[str, str]:
     """The files under `deploy/` for this plan, keyed by path relative to the output directory.
 
     `image` overrides the Triton TensorRT-LLM container (default: `default_image(plan)`). For
     multi-node plans it must contain kubectl (see the emitted `deploy/kubernetes/image/Containerfile`).
+    `overrides` maps output paths (e.g. `deploy/scripts/triton-rank.sh`) to other templates (paths
+    under templates/), rendered with `extra` added to the context: the PyTorch flow starts and
+    checks its ranks differently, everything around them is shared.
     """
-    ctx = context(plan, image)
+    ctx = {**context(plan, image), **(extra or {})}
+    overrides = overrides or {}
+
+    def rendered(path: str, template: str) -> str:
+        return render(overrides[path], **ctx) if path in overrides else _render(template, ctx)
+
     scripts = {
-        "triton-rank.sh": _render("scripts/triton-rank.sh.j2", ctx),
-        "check-artifacts.sh": _render("scripts/check-artifacts.sh.j2", ctx),
+        "triton-rank.sh": rendered("deploy/scripts/triton-rank.sh", "scripts/triton-rank.sh.j2"),
+        "check-artifacts.sh": rendered("deploy/scripts/check-artifacts.sh", "scripts/check-artifacts.sh.j2"),
     }
     if ctx["multi_node"]:
         scripts["leader.sh"] = _render("scripts/leader.sh.j2", ctx)
@@ -278,5 +287,5 @@ def emit_deploy(plan: Plan, image: str | None = None) -> dict[str, str]:
         files[f"{k8s}/deployment.yaml"] = _render("kubernetes/deployment.yaml.j2", ctx)
         files["deploy/docker/compose.yaml"] = _render("docker/compose.yaml.j2", ctx)
     files["deploy/slurm/triton.sbatch"] = _render("slurm/triton.sbatch.j2", ctx)
-    files["deploy/README.md"] = _render("README.md.j2", ctx)
+    files["deploy/README.md"] = rendered("deploy/README.md", "README.md.j2")
     return dict(sorted(files.items()))

@@ -12,11 +12,22 @@ from planner.emit import render_all
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "model_repository_examples"
 
+ENGINE_0_19 = {"flow": "engine", "trtllm_version": "0.19.0"}
+
 # directory name -> make_plan arguments
 EXAMPLES: dict[str, dict] = {
-    "llama-3.1-8b_l40sx1": {"model": "llama-3.1-8b", "gpus": "l40sx1"},
-    "llama-3.1-70b_fp8_h100x8": {"model": "llama-3.1-70b", "gpus": "h100x8", "quant": "fp8"},
-    "llama-3.1-405b_2xh100x8": {"model": "llama-3.1-405b", "gpus": "2xh100x8"},
+    # engine flow (trtllm-build, the inflight_batcher_llm ensemble) on TensorRT-LLM 0.19.0
+    "llama-3.1-8b_l40sx1": {"model": "llama-3.1-8b", "gpus": "l40sx1", **ENGINE_0_19},
+    "llama-3.1-70b_fp8_h100x8": {"model": "llama-3.1-70b", "gpus": "h100x8", "quant": "fp8", **ENGINE_0_19},
+    "llama-3.1-405b_2xh100x8": {"model": "llama-3.1-405b", "gpus": "2xh100x8", **ENGINE_0_19},
+    # engine flow on TensorRT-LLM 1.2.1: Gemma's own converter flags (--ckpt-type hf, --world-size, no PP)
+    "engine-1.2.1_gemma-2-27b_h100x2": {"model": "gemma-2-27b", "gpus": "h100x2", "tp": 2, "flow": "engine",
+                                        "trtllm_version": "1.2.1"},
+    # PyTorch flow (the default target: TensorRT-LLM 1.2.1's LLM API, the llmapi repository)
+    "pytorch_llama-3.1-70b_h100x8": {"model": "llama-3.1-70b", "gpus": "h100x8"},
+    "pytorch_llama-3.1-8b_fp8_h100x1": {"model": "llama-3.1-8b", "gpus": "h100x1", "quant": "fp8",
+                                        "kv_cache_dtype": "fp8"},
+    "pytorch_deepseek-v3_fp8_h200x8": {"model": "deepseek-v3", "gpus": "h200x8", "quant": "fp8"},
 }
 
 

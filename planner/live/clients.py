@@ -14,12 +14,17 @@ import contextlib
 import http.client
 import json
 import queue
+import socket
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a model config or an answer of a smoke request is a few KiB
 
 
 class SmokeError(Exception):
@@ -33,6 +38,30 @@ def one_line(exc: BaseException | str, limit: int = 300) -> str:
 
 
 @dataclass(frozen=True)
+class TensorNames:
+    """What a text-generation entry model calls its prompt, length limit and streaming switch."""
+
+    text: str = "text_input"
+    max_tokens: str = "max_tokens"
+    stream: str = "stream"
+    exclude_input: str | None = "exclude_input_in_output"
+    cumulative: bool = False  # each streamed response carries the whole text so far, not the new piece
+
+    def answer(self, parts: list[str]) -> str:
+        """The text of a streamed answer from its responses."""
+        return (parts[-1] if parts else "") if self.cumulative else "".join(parts)
+
+
+# The engine flow's ensemble and BLS model (tensorrtllm_backend inflight_batcher_llm)
+ENSEMBLE_NAMES = TensorNames()
+# The PyTorch flow's llmapi tensorrt_llm model (triton_backend/all_models/llmapi config.pbtxt); the
+# LLM never echoes the prompt, so there is no exclude switch, and its model.py streams each
+# RequestOutput's text, which is the text so far
+LLMAPI_NAMES = TensorNames(max_tokens="sampling_param_max_tokens", stream="streaming", exclude_input=None,
+                           cumulative=True)
+
+
+@dataclass(frozen=True)
 class RequestSpec:
     model: str
     prompt: str
@@ -40,18 +69,20 @@ class RequestSpec:
     batched: bool  # the model has max_batch_size > 0, so tensors carry a batch axis
     stream: bool  # send stream=true and read a response per token (decoupled pipelines)
     exclude_input: bool  # the model declares exclude_input_in_output
+    names: TensorNames = ENSEMBLE_NAMES
 
     def tensors(self) -> list[tuple[str, np.ndarray, str]]:
         """(name, value, v2 datatype) of every input to send."""
         lead = (1, 1) if self.batched else (1,)
+        n = self.names
         values = [
-            ("text_input", np.array([self.prompt], dtype=object).reshape(lead), "BYTES"),
-            ("max_tokens", np.full(lead, self.max_tokens, dtype=np.int32), "INT32"),
+            (n.text, np.array([self.prompt], dtype=object).reshape(lead), "BYTES"),
+            (n.max_tokens, np.full(lead, self.max_tokens, dtype=np.int32), "INT32"),
         ]
         if self.stream:
-            values.append(("stream", np.full(lead, True), "BOOL"))
-        if self.exclude_input:
-            values.append(("exclude_input_in_output", np.full(lead, True), "BOOL"))
+            values.append((n.stream, np.full(lead, True), "BOOL"))
+        if self.exclude_input and n.exclude_input:
+            values.append((n.exclude_input, np.full(lead, True), "BOOL"))
         return values
 
 
@@ -84,44 +115,83 @@ def _joined(values: Any) -> str:
     return "".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in flat)
 
 
+def check_address(url: str) -> tuple[str, int]:
+    """(host, port) of ``host:port``; a port outside 1..65535 is refused, never wrapped or guessed."""
+    host, _, port = url.rpartition(":")
+    if not host or not port.isdigit() or len(port) > 5:
+        raise SmokeError(f"bad address {url[:80]!r}: expected host:port")
+    if not 1 <= int(port) <= 65535:
+        raise SmokeError(f"bad address {url[:80]!r}: port {int(port)} is outside 1-65535")
+    return host.strip("[]"), int(port)
+
+
+@contextlib.contextmanager
+def _call_deadline(conn: http.client.HTTPConnection, seconds: float) -> Iterator[threading.Event]:
+    """Bound a whole HTTP call, not each socket read: when `seconds` pass, shut the socket down.
+
+    A socket timeout alone restarts with every byte, so a server that sends one byte a second
+    would hold the call forever. The event tells the caller that the deadline, not the server,
+    ended the call.
+    """
+    expired = threading.Event()
+
+    def fire() -> None:
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield expired
+    finally:
+        timer.cancel()
+
+
 # -- HTTP -------------------------------------------------------------------------------------------
 
 
 class HttpClient:
     def __init__(self, url: str, timeout: float) -> None:
         self.url, self.timeout = url, timeout
-        host, _, port = url.rpartition(":")
-        if not host or not port.isdigit():
-            raise SmokeError(f"bad address {url!r}: expected host:port")
-        self.host, self.port = host.strip("[]"), int(port)
+        self.host, self.port = check_address(url)
 
     def _connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
 
     def _request(self, what: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         conn = self._connection()
+        expired = threading.Event()
         try:
-            payload = None if body is None else json.dumps(body)
-            conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            raw = response.read()
-        except TimeoutError as exc:
-            raise SmokeError(
-                f"{what} failed at http://{self.url}: no answer within {self.timeout:g}s"
-            ) from exc
-        except http.client.BadStatusLine as exc:  # bytes that are not HTTP: often the gRPC port
-            raise SmokeError(f"{what} failed at http://{self.url}: the answer is not HTTP "
-                             f"(is this the gRPC port? try --protocol grpc)") from exc
+            with _call_deadline(conn, self.timeout) as expired:
+                payload = None if body is None else json.dumps(body)
+                conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+                response = conn.getresponse()
+                raw = response.read(MAX_BODY_BYTES + 1)
         except (OSError, http.client.HTTPException) as exc:
-            reason = one_line(exc) or type(exc).__name__
-            raise SmokeError(f"{what} failed at http://{self.url}: {reason}") from exc
+            raise self._failure(what, exc, expired.is_set()) from exc
         finally:
             conn.close()
+        if expired.is_set():  # the deadline cut the body short
+            raise self._failure(what, TimeoutError(), True)
+        if len(raw) > MAX_BODY_BYTES:
+            raise SmokeError(f"{what} failed at http://{self.url}: the answer exceeds {MAX_BODY_BYTES >> 20} MiB")
         try:
             data = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             data = raw.decode("utf-8", "replace")
         return response.status, data
+
+    def _failure(self, what: str, exc: Exception, expired: bool) -> SmokeError:
+        where = f"{what} failed at http://{self.url}"
+        if expired or isinstance(exc, TimeoutError):
+            return SmokeError(f"{where}: no complete answer within {self.timeout:g}s")
+        if isinstance(exc, http.client.BadStatusLine):  # bytes that are not HTTP: often the gRPC port
+            return SmokeError(f"{where}: the answer is not HTTP (is this the gRPC port? try --protocol grpc)")
+        return SmokeError(f"{where}: {one_line(exc) or type(exc).__name__}")
 
     def _json(self, what: str, method: str, path: str, body: Any = None) -> Any:
         status, data = self._request(what, method, path, body)
@@ -165,48 +235,60 @@ class HttpClient:
 
     def _sse(self, spec: RequestSpec) -> Outcome:
         """Stream with Triton's generate extension: one server-sent event per response."""
-        body: dict[str, Any] = {"text_input": spec.prompt, "max_tokens": spec.max_tokens, "stream": True}
-        if spec.exclude_input:
-            body["exclude_input_in_output"] = True
+        n = spec.names
+        body: dict[str, Any] = {n.text: spec.prompt, n.max_tokens: spec.max_tokens, n.stream: True}
+        if spec.exclude_input and n.exclude_input:
+            body[n.exclude_input] = True
         outcome, parts = Outcome(), []
         start = time.perf_counter()
         conn = self._connection()
+        expired = threading.Event()
         try:
-            conn.request(
-                "POST",
-                f"/v2/models/{spec.model}/generate_stream",
-                body=json.dumps(body),
-                headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
-            )
-            response = conn.getresponse()
-            if response.status != 200:
-                raise SmokeError(
-                    f"HTTP {response.status}: {one_line(response.read().decode('utf-8', 'replace'))}"
+            with _call_deadline(conn, self.timeout) as expired:
+                conn.request(
+                    "POST",
+                    f"/v2/models/{spec.model}/generate_stream",
+                    body=json.dumps(body),
+                    headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
                 )
-            for raw in response:
-                if time.perf_counter() - start > self.timeout:
-                    raise SmokeError(f"stream not finished within {self.timeout:g}s")
-                line = raw.strip()
-                if not line.startswith(b"data:"):
-                    continue
-                event = json.loads(line[5:].strip() or b"{}")
-                if "error" in event:
-                    raise SmokeError(one_line(str(event["error"])))
-                if "text_output" in event:
-                    outcome.stream_responses += 1
-                    if outcome.ttft_s is None:
-                        outcome.ttft_s = time.perf_counter() - start
-                    parts.append(_joined(event["text_output"]))
+                response = conn.getresponse()
+                if response.status != 200:
+                    raise SmokeError(
+                        f"HTTP {response.status}: {one_line(response.read(64 * 1024).decode('utf-8', 'replace'))}"
+                    )
+                received = 0
+                while True:
+                    raw = response.readline(MAX_BODY_BYTES)
+                    if not raw:
+                        break
+                    received += len(raw)
+                    if received > MAX_BODY_BYTES:
+                        raise SmokeError(f"stream exceeds {MAX_BODY_BYTES >> 20} MiB")
+                    line = raw.strip()
+                    if not line.startswith(b"data:"):
+                        continue
+                    event = json.loads(line[5:].strip() or b"{}")
+                    if not isinstance(event, dict):
+                        raise SmokeError("a stream event is not a JSON object")
+                    if "error" in event:
+                        raise SmokeError(one_line(str(event["error"])))
+                    if "text_output" in event:
+                        outcome.stream_responses += 1
+                        if outcome.ttft_s is None:
+                            outcome.ttft_s = time.perf_counter() - start
+                        parts.append(_joined(event["text_output"]))
+            if expired.is_set():
+                raise TimeoutError
         except SmokeError as exc:
-            outcome.error = str(exc)
-        except TimeoutError:
-            outcome.error = f"no answer within {self.timeout:g}s"
-        except (OSError, http.client.HTTPException, json.JSONDecodeError) as exc:
-            outcome.error = f"stream failed at http://{self.url}: {one_line(exc) or type(exc).__name__}"
+            outcome.error = f"stream not finished within {self.timeout:g}s" if expired.is_set() else str(exc)
+        except (OSError, http.client.HTTPException, ValueError, RecursionError) as exc:
+            outcome.error = (f"stream not finished within {self.timeout:g}s" if expired.is_set() or
+                             isinstance(exc, TimeoutError) else
+                             f"stream failed at http://{self.url}: {one_line(exc) or type(exc).__name__}")
         finally:
             conn.close()
         outcome.latency_s = time.perf_counter() - start
-        outcome.text = "".join(parts)
+        outcome.text = spec.names.answer(parts)
         return outcome
 
     def close(self) -> None:
@@ -221,6 +303,7 @@ class GrpcClient:
         import tritonclient.grpc as grpcclient
 
         self.url, self.timeout, self.module = url, timeout, grpcclient
+        check_address(url)
         try:
             self.client: Any = grpcclient.InferenceServerClient(url)
         except Exception as exc:
@@ -312,7 +395,7 @@ class GrpcClient:
             with contextlib.suppress(Exception):
                 self.client.stop_stream(cancel_requests=not finished)
         outcome.latency_s = time.perf_counter() - start
-        outcome.text = "".join(parts)
+        outcome.text = spec.names.answer(parts)
         return outcome
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.live.clients import ENSEMBLE_NAMES, LLMAPI_NAMES, TensorNames
 from planner.live.report import ConfigDiff
 
 # The ensemble inputs every client of a generated repository relies on.
@@ -68,7 +69,11 @@ def compare_with_plan(
         config = configs.get(name)
         if config is None:
             continue
-        _diff(diffs, name, "max_batch_size", batch, _int(config.get("max_batch_size", 0)))
+        want = batch
+        if name == "tensorrt_llm" and _get(plan, "target.flow") == "pytorch":
+            # the llmapi model takes one prompt per request (triton_config); the LLM batches behind it
+            want = _llmapi_triton_batch(plan)
+        _diff(diffs, name, "max_batch_size", want, _int(config.get("max_batch_size", 0)))
     for name in ("tensorrt_llm", "tensorrt_llm_bls"):
         config = configs.get(name)
         if config is not None and want_decoupled is not None:
@@ -112,12 +117,34 @@ def compare_with_plan(
     return diffs
 
 
+def entry_model(plan: dict[str, Any] | None) -> str:
+    """The model clients send text to: the llmapi model in the PyTorch flow, else the ensemble."""
+    return "tensorrt_llm" if plan is not None and _get(plan, "target.flow") == "pytorch" else "ensemble"
+
+
+def tensor_names(config: dict[str, Any]) -> TensorNames:
+    """The request tensors the entry model speaks: the llmapi model's, or the ensemble's."""
+    return LLMAPI_NAMES if LLMAPI_NAMES.max_tokens in inputs(config) else ENSEMBLE_NAMES
+
+
+def _llmapi_triton_batch(plan: dict[str, Any]) -> int | None:
+    from planner.errors import InputError
+    from planner.target import load_profile
+
+    try:
+        spec = load_profile(str(_get(plan, "target.trtllm_version"))).pytorch
+    except InputError:
+        return None
+    return spec.triton_config.max_batch_size if spec else None
+
+
 def missing_inputs(model: str, config: dict[str, Any], streaming: bool) -> list[ConfigDiff]:
     """Inputs a text-generation client needs that the entry model lacks or types differently."""
     have = inputs(config)
-    wanted = dict(REQUIRED_INPUTS)
+    names = tensor_names(config)
+    wanted = {names.text: REQUIRED_INPUTS["text_input"], names.max_tokens: REQUIRED_INPUTS["max_tokens"]}
     if streaming:
-        wanted[STREAM_INPUT[0]] = STREAM_INPUT[1]
+        wanted[names.stream] = STREAM_INPUT[1]
     diffs = []
     for name, dtype in wanted.items():
         served = have.get(name, {}).get("data_type", "absent")

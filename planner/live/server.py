@@ -29,7 +29,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-INSTALL_HINT = "pip install 'planner[live]'  (brings nvidia-pytriton, which bundles tritonserver)"
+LOG_NAME = "tritonserver.log"
+INSTALL_HINT = "pip install -e '.[live]' in the planner checkout (brings nvidia-pytriton, which bundles tritonserver)"
 HOME_ENV = "PLANNER_TRITON_HOME"
 _PY_BACKEND_FILES = ("libtriton_python.so", "triton_python_backend_utils.py")
 _STUB = "triton_python_backend_stub"
@@ -232,7 +233,7 @@ def start_server(
         port = free_port(host)
         if port not in ports:
             ports.append(port)
-    log_path = work / "tritonserver.log"
+    log_path = work / LOG_NAME
     args = [
         str(install.binary),
         f"--model-repository={repo}",

@@ -183,10 +183,19 @@ def _send_all(
         return list(outcomes), time.perf_counter() - start, (abort[0] if abort else None)
 
 
+def default_deadline(timeout: float, requests: int, concurrency: int) -> float:
+    """The overall bound when none is given: a call per probe and config step, then the requests."""
+    return timeout * (SETUP_CALLS + math.ceil(requests / max(1, concurrency)) + 1)
+
+
+# liveness, readiness, metadata, model readiness and the configs of a four-step ensemble and BLS
+SETUP_CALLS = 10
+
+
 def run_smoke(
     url: str,
     protocol: str = "grpc",
-    model: str = "ensemble",
+    model: str | None = None,
     plan: dict[str, Any] | None = None,
     requests: int = 8,
     concurrency: int = 2,
@@ -195,23 +204,62 @@ def run_smoke(
     max_tokens: int = 16,
     tokenizer_dir: str | None = None,
     progress: Progress | None = None,
+    deadline: float | None = None,
 ) -> SmokeReport:
-    """Probe the server, compare its config with ``plan`` and time ``requests`` generations."""
+    """Probe the server, compare its config with ``plan`` and time ``requests`` generations.
+
+    Each call is bounded by ``timeout``; the whole run by ``deadline`` seconds (default:
+    ``default_deadline``), after which the report says so, whatever call is still waiting.
+    """
     progress = progress or (lambda stage, done, total: None)
+    guess = model is None and plan is None  # no plan to say which flow: look at what the server serves
+    model = model or plancheck.entry_model(plan)  # the plan's flow decides, the ensemble otherwise
     address = split_url(url)
     report = SmokeReport(url=address, protocol="grpc" if protocol == "grpc" else "http", model=model)
     report.requests, report.concurrency = requests, concurrency
     if protocol not in ("http", "grpc"):
         report.error = f"unknown protocol {protocol!r} (use http or grpc)"
         return report.finish()
-    if requests < 1 or concurrency < 1 or timeout <= 0 or max_tokens < 1:
-        report.error = "requests, concurrency, timeout and max_tokens must be positive"
+    if requests < 1 or concurrency < 1 or timeout <= 0 or max_tokens < 1 or (deadline is not None and deadline <= 0):
+        report.error = "requests, concurrency, timeout, deadline and max_tokens must be positive"
         return report.finish()
+    limit = deadline if deadline is not None else default_deadline(timeout, requests, concurrency)
+    done = threading.Event()
+
+    def body() -> None:
+        try:
+            _run(report, address, protocol, model, plan, requests, concurrency, timeout, prompt, max_tokens,
+                 tokenizer_dir, progress, guess)
+        finally:
+            done.set()
+
+    # The run is a daemon thread: a call that ignores its own timeout can neither hang the
+    # caller past the deadline nor keep the process alive.
+    threading.Thread(target=body, name="smoke", daemon=True).start()
+    if not done.wait(limit):
+        try:
+            late = report.model_copy(deep=True)
+        except Exception:  # the run is still changing it; keep what identifies the run
+            late = SmokeReport(url=address, protocol=report.protocol, model=model, requests=requests,
+                               concurrency=concurrency)
+        late.error = f"smoke test not finished within its overall deadline of {limit:g}s"
+        progress("done", 1, 1)
+        return late.finish()
+    progress("done", 1, 1)
+    return report.finish()
+
+
+def _run(report: SmokeReport, address: str, protocol: str, model: str, plan: dict[str, Any] | None, requests: int,
+         concurrency: int, timeout: float, prompt: str, max_tokens: int, tokenizer_dir: str | None,
+         progress: Progress, guess: bool) -> None:
     client: Client | None = None
     try:
         client = connect(address, protocol, timeout)
         progress("probe", 0, 1)
         _probe(client, report)
+        if guess and not client.model_ready(model) and client.model_ready("tensorrt_llm"):
+            # a PyTorch-flow (llmapi) repository has no ensemble; its tensorrt_llm model takes text
+            model = report.model = "tensorrt_llm"
         progress("config", 0, 1)
         configs = _served_configs(client, model, report)
         entry = configs[model]
@@ -226,7 +274,8 @@ def run_smoke(
                 f"model '{model}' cannot take text requests: " + "; ".join(d.line() for d in missing)
             )
         declared = plancheck.inputs(entry)
-        report.streaming = report.decoupled and "stream" in declared
+        names = plancheck.tensor_names(entry)
+        report.streaming = report.decoupled and names.stream in declared
         report.transport = (
             ("grpc-stream" if protocol == "grpc" else "http-sse") if report.streaming else "infer"
         )
@@ -236,7 +285,8 @@ def run_smoke(
             max_tokens=max_tokens,
             batched=int(entry.get("max_batch_size", 0) or 0) > 0,
             stream=report.streaming,
-            exclude_input="exclude_input_in_output" in declared,
+            exclude_input=names.exclude_input in declared,
+            names=names,
         )
         tokenizer = None if report.streaming else _load_tokenizer(tokenizer_dir, report)
 
@@ -259,8 +309,6 @@ def run_smoke(
     finally:
         if client is not None:
             client.close()
-    progress("done", 1, 1)
-    return report.finish()
 
 
 def _summarise(report: SmokeReport, outcomes: list[Outcome], wall: float, tokenizer: Any) -> None:

@@ -19,6 +19,9 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 TRITON_MODELS = Path(__file__).resolve().parent.parent / "triton_models"
 STANDIN_SOURCE = TRITON_MODELS / "tensorrt_llm_standin" / "model.py"
+# The PyTorch flow's llmapi tensorrt_llm model (a Python model whose 1/model.yaml holds LLM() args)
+LLMAPI_STANDIN_SOURCE = TRITON_MODELS / "llmapi_standin" / "model.py"
+MODEL_YAML = "model.yaml"
 TRT_MODEL = "tensorrt_llm"
 BLS_MODEL = "tensorrt_llm_bls"
 DELAY_PARAMETER = "standin_token_delay_ms"
@@ -70,6 +73,33 @@ def _swap_trt(model_dir: Path, config: mc.ModelConfig, token_delay_ms: float) ->
     shutil.copy2(STANDIN_SOURCE, version / "model.py")
 
 
+def is_llmapi(model_dir: Path, config: mc.ModelConfig) -> bool:
+    return config.backend == "python" and (_version_dir(model_dir) / MODEL_YAML).is_file()
+
+
+def _swap_llmapi(model_dir: Path, config: mc.ModelConfig, tokenizer_dir: Path | None, token_delay_ms: float) -> None:
+    """The stand-in replaces the release's model.py; model.yaml keeps its triton_config (so the
+    auto-complete contract is exercised) and names the local tokenizer instead of the checkpoint."""
+    import yaml
+
+    version = _version_dir(model_dir)
+    path = version / MODEL_YAML
+    try:
+        args = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RepositoryError(f"{path}: not readable YAML: {exc}") from exc
+    if not isinstance(args, dict):
+        raise RepositoryError(f"{path}: not a mapping of LLM() arguments")
+    if tokenizer_dir is not None:
+        args["model"] = str(Path(tokenizer_dir).resolve())
+        args.pop("tokenizer", None)
+    for stale in version.glob("*.py"):
+        stale.unlink()
+    shutil.copy2(LLMAPI_STANDIN_SOURCE, version / "model.py")
+    path.write_text(yaml.safe_dump(args, sort_keys=False), encoding="utf-8")
+    config.parameters[DELAY_PARAMETER].string_value = f"{token_delay_ms:g}"
+
+
 def prepare(
     source: Path,
     dest: Path,
@@ -90,7 +120,10 @@ def prepare(
             shutil.rmtree(model_dir)
             notes.append(f"{BLS_MODEL} left out: its model code needs torch, not installed here")
             continue
-        if name == TRT_MODEL:
+        if name == TRT_MODEL and is_llmapi(model_dir, config):
+            _swap_llmapi(model_dir, config, tokenizer_dir, token_delay_ms)
+            notes[0] = f"{TRT_MODEL} (llmapi) replaced by the CPU stand-in (same tensors, model.yaml's triton_config)"
+        elif name == TRT_MODEL:
             _swap_trt(model_dir, config, token_delay_ms)
         if tokenizer_dir is not None and "tokenizer_dir" in config.parameters:
             config.parameters["tokenizer_dir"].string_value = str(Path(tokenizer_dir).resolve())

@@ -42,17 +42,18 @@ def build_tokenizer(directory: Path) -> Path:
 
 
 @functools.cache
-def _plan(decoupled: bool, max_batch_size: int, bls: bool) -> Plan:
+def _plan(decoupled: bool, max_batch_size: int, bls: bool, flow: str = "engine") -> Plan:
     serving = ServingInfo(decoupled=decoupled, bls=bls, tokenizer_dir="./tokenizer")
-    return make_plan("llama-3.1-8b", "l40sx1", max_batch_size=max_batch_size, serving=serving)
+    return make_plan("llama-3.1-8b", "l40sx1", max_batch_size=max_batch_size, serving=serving, flow=flow)
 
 
-def plan_dict(decoupled: bool, max_batch_size: int = 8, bls: bool = False) -> dict:
+def plan_dict(decoupled: bool, max_batch_size: int = 8, bls: bool = False, flow: str = "engine") -> dict:
     """A real plan (llama-3.1-8b on one L40S) as plan.json holds it."""
-    return json.loads(_plan(decoupled, max_batch_size, bls).to_json())
+    return json.loads(_plan(decoupled, max_batch_size, bls, flow).to_json())
 
 
-def make_deployment(directory: Path, *, decoupled: bool, max_batch_size: int = 8, bls: bool = False) -> Path:
-    """What `planner plan llama-3.1-8b --gpus l40sx1 --out DIRECTORY` writes for these options."""
-    write_all(_plan(decoupled, max_batch_size, bls), directory)
+def make_deployment(directory: Path, *, decoupled: bool, max_batch_size: int = 8, bls: bool = False,
+                    flow: str = "engine") -> Path:
+    """What `planner plan llama-3.1-8b --gpus l40sx1 --flow FLOW --out DIRECTORY` writes for these options."""
+    write_all(_plan(decoupled, max_batch_size, bls, flow), directory)
     return directory
