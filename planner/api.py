@@ -7,8 +7,10 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 
 from __future__ import annotations
 
+import math
+
 from planner import catalog, kvcache, tensors
-from planner.assess import Ask, Option, assess, choose, size_fleet, speed
+from planner.assess import Ask, Option, assess, choose, limit_reason, size_fleet, speed
 from planner.assess import pairs as layout_pairs
 from planner.engine_rules import check_engine
 from planner.errors import InputError
@@ -172,18 +174,49 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
     return out
 
 
+def _limit_advice(ask: Ask, options: list[Option]) -> list[str]:
+    """When layouts fit in memory but miss --ttft-ms/--tpot-ms, memory advice would mislead:
+    say what the fastest layout reaches and the largest batch at which it meets the limits."""
+    timed = [o for o in options if o.perf is not None]
+    if not timed:
+        return []
+    fastest = min(timed, key=lambda o: (o.perf.tpot_ms, o.perf.ttft_ms))
+    lay = f"TP {fastest.cand.tp} × PP {fastest.cand.pp}"
+    relaxed = []  # ceilings, so that the figures given do meet the limits
+    if ask.ttft_ms is not None and fastest.perf.ttft_ms > ask.ttft_ms:
+        relaxed.append(f"--ttft-ms {math.ceil(fastest.perf.ttft_ms)}")
+    if ask.tpot_ms is not None and fastest.perf.tpot_ms > ask.tpot_ms:
+        relaxed.append(f"--tpot-ms {math.ceil(fastest.perf.tpot_ms * 10) / 10:g}")
+    out = [f"{' '.join(relaxed)} fits on {lay} (its TTFT {fastest.perf.ttft_ms:.0f} ms, TPOT "
+           f"{fastest.perf.tpot_ms:.1f} ms at {fastest.perf.concurrency} sequences)"] if relaxed else []
+    batch = fastest.workload.max_batch_size // 2
+    while batch >= 1:
+        est = speed(ask, fastest.cand, fastest.workload.model_copy(update={"max_batch_size": batch}), fastest.replicas)
+        if not isinstance(est, str) and limit_reason(ask, est) is None:
+            out.append(f"--max-batch-size {batch} meets the limits on {lay} (TTFT {est.ttft_ms:.0f} ms, "
+                       f"TPOT {est.tpot_ms:.1f} ms)")
+            break
+        batch //= 2
+    return out
+
+
 def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
                     runtime: RuntimeProfile) -> str | None:
     """The smallest fleet of the same GPU that fits: one fuller node first, then more nodes."""
     node = fleet.gpu.gpus_per_node
     shapes = [(1, n) for n in (1, 2, 4, 8, 16) if fleet.gpus_per_node < n <= node]
     shapes += [(n, node) for n in (2, 4, 8, 16, 32) if n * node > fleet.total_gpus]
+    # A trial that finds nothing has weighed every layout of up to `seen_gpus` GPUs with TP up to
+    # `seen_tp`: memory depends on the GPU alone, so none of them fits a larger trial either.
+    seen_gpus = seen_tp = 0
     for nodes, per_node in shapes:
         trial = fleet.model_copy(update={"nodes": nodes, "gpus_per_node": per_node})
-        chosen, _ = search(model, weights, kv_dtype, trial, workload, runtime)
+        chosen, _ = search(model, weights, kv_dtype, trial, workload, runtime,
+                           known_misfits=lambda tp, pp, g=seen_gpus, t=seen_tp: tp * pp <= g and tp <= t)
         if chosen:
             fleet_text = f"{nodes}x{fleet.gpu.name}x{per_node}" if nodes > 1 else f"{fleet.gpu.name}x{per_node}"
             return f"--gpus {fleet_text} fits with TP {chosen.tp} × PP {chosen.pp}"
+        seen_gpus, seen_tp = trial.total_gpus, min(trial.total_gpus, trial.max_tp)
     return None
 
 
@@ -292,7 +325,8 @@ def make_plan(
     if best:
         workload = best.workload
     shown = chosen or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
-    advice = [] if chosen else _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected)
+    advice = [] if chosen else (_limit_advice(ask, options)
+                                or _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected))
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
     target = TargetInfo(trtllm_version=trtllm_version, flow=flow, flow_reason=flow_reason)
@@ -347,7 +381,9 @@ def _perf_info(est: object, gpus: int, replicas: int, price: float | None) -> Pe
     cost = None
     if price:  # the replica's GPU-hours over its output tokens, at the operating point
         cost = gpus * price / 3600 / est.output_tokens_per_s * 1e6 if est.output_tokens_per_s else None
-    return PerformanceInfo.model_construct(  # figures the model computed: nothing to validate
+    # the constructor, not model_construct: validating these plain numbers in pydantic-core takes
+    # half the time of model_construct's Python loop over the fields
+    return PerformanceInfo(
         ttft_ms=round(est.ttft_ms, 3), tpot_ms=round(est.tpot_ms, 4), concurrency=est.concurrency,
         output_tokens_per_s=round(est.output_tokens_per_s, 2),
         output_tokens_per_s_per_gpu=round(est.output_tokens_per_s / gpus, 2),
@@ -366,7 +402,7 @@ def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: C
         if not o.cand.fits and o.perf is None:
             continue
         worst = min(o.cand.stages, key=lambda s: s.kv_tokens)
-        cands.append(CandidateInfo.model_construct(
+        cands.append(CandidateInfo(
             tp=o.cand.tp, pp=o.cand.pp, replicas=o.replicas, idle_gpus=o.idle,
             memory={"weights_bytes": max(s.weights_bytes for s in o.cand.stages),
                     "kv_cache_bytes": worst.kv_cache_bytes, "kv_tokens": worst.kv_tokens,

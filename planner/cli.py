@@ -97,7 +97,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--gpu-hour-price", type=float, default=None, help="Price of one GPU-hour: cost per million tokens.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Write build.sh, model_repository/, deploy/ and plan.json here.")
+              help="Write build.sh, model_repository/, deploy/, plan.json and report.html here.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @click.option("--check", is_flag=True, help="With --out: compare instead of writing; exit 5 if they differ.")
 @click.option("--hf-model-dir", default=None, help="Hugging Face checkpoint the build converts.")
@@ -221,9 +221,13 @@ def no_fit_summary(result: Any) -> str:
         if worst.free_bytes <= 0:
             head += f": short by {gib(-worst.free_bytes)} GiB per GPU on the closest layout (TP {result.layout.tp} × " \
                     f"PP {result.layout.pp})"
-        else:
+        elif result.kv_cache.max_tokens < result.kv_cache.required_tokens:
             head += f": the KV cache holds {result.kv_cache.max_tokens:,} of the {result.kv_cache.required_tokens:,} " \
                     f"tokens needed on the closest layout (TP {result.layout.tp} × PP {result.layout.pp})"
+        else:  # memory suffices: a latency limit or a rule rejected it; say which
+            why = next((r.reason for r in result.rejected
+                        if (r.tp, r.pp) == (result.layout.tp, result.layout.pp)), "rejected")
+            head += f": the closest layout (TP {result.layout.tp} × PP {result.layout.pp}) fits in memory but {why}"
     if result.advice:
         head += "; would fit: " + "; ".join(result.advice)
     return head
@@ -262,8 +266,10 @@ def _write_plan(result: Any, fmt: str) -> None:
 @click.option("--request-rate", type=float, default=None, help="Requests/s: GPUs needed on each fleet.")
 @click.option("--gpu-hour-price", default=None, help="Price of one GPU-hour: one number, or one per fleet.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the comparison as one self-contained HTML page.")
 def compare(model_name: str, gpus: str, quants: str | None, gpu_hour_price: str | None, fmt: str,
-            **options: Any) -> int:
+            html_path: str | None = None, **options: Any) -> int:
     """Compare MODEL across fleets and quantizations: layout, speed, GPUs needed, cost."""
     from planner.compare import compare as run
     from planner.compare import table
@@ -274,6 +280,10 @@ def compare(model_name: str, gpus: str, quants: str | None, gpu_hour_price: str 
                                      f"objective {options['objective']}"))
     else:
         _dump(rows, fmt)
+    if html_path:
+        from planner.report.command import write_compare
+
+        click.echo(f"planner: wrote {write_compare(rows, model_name, options, html_path)}", err=True)
     return EXIT_OK
 
 
@@ -481,6 +491,20 @@ def rehearse(directory: str, tokenizer_dir: str | None, keep_workdir: str | None
         report = run_rehearsal(root, tokenizer, progress=progress, prompt=prompt or DEFAULT_PROMPT,
                                keep_workdir=Path(keep_workdir) if keep_workdir else None, **options)
     return _finish_live(report, fmt, "rehearsal")
+
+
+@cli.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path())
+@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(),
+              help="HTML file to write ('-' for standard output).")
+def report(plan_path: str, output: str) -> int:
+    """Render PLAN (a plan.json, or a `plan --out` directory) as one self-contained HTML page."""
+    from planner.report.command import run
+
+    written = run(plan_path, output)
+    if written is not None:
+        click.echo(f"planner: wrote {written}", err=True)
+    return EXIT_OK
 
 
 @cli.command()

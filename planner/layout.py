@@ -9,6 +9,7 @@ Order of preference (the first candidate that fits wins):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner import tensors
@@ -134,17 +135,22 @@ def candidates(model: ModelSpec, fleet: Fleet) -> list[tuple[int, int]]:
 
 
 def search(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
-           runtime: RuntimeProfile) -> tuple[Candidate | None, list[Candidate]]:
+           runtime: RuntimeProfile, known_misfits: Callable[[int, int], bool] | None = None,
+           ) -> tuple[Candidate | None, list[Candidate]]:
     """(the chosen candidate or None, the candidates rejected before it, in order).
 
     Every candidate with as many GPUs as the chosen one is evaluated, so the KV-headroom
     tie-break sees them all; when nothing fits, every candidate is returned as rejected.
+    `known_misfits(tp, pp)` names layouts already found not to fit (on a smaller fleet of the
+    same GPU): they are skipped, and missing from the rejected list.
     """
     rejected: list[Candidate] = []
     fitting: list[Candidate] = []
     for tp, pp in candidates(model, fleet):
         if fitting and tp * pp > fitting[0].gpus:
             break
+        if known_misfits is not None and known_misfits(tp, pp):
+            continue
         cand = evaluate(model, weights, kv_dtype, tp, pp, fleet, workload, runtime)
         (fitting if cand.fits else rejected).append(cand)
     if not fitting:

@@ -6,6 +6,7 @@ frozen pydantic models; nothing here does I/O.
 
 from __future__ import annotations
 
+import weakref
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
@@ -144,6 +145,19 @@ class ModelSpec(_Frozen):
             raise ValueError("num_attention_heads must be a multiple of full_kv_heads")
         return self
 
+    def __hash__(self) -> int:
+        # Every cache of the memory and performance models is keyed on the spec, and hashing its
+        # fifty-odd fields (nested ones included) on each lookup was a tenth of a plan's time. The spec
+        # is frozen, so its hash is computed once per instance; it is kept outside the instance (a copy
+        # made with model_copy(update=...) must not inherit it) and dropped when the instance dies,
+        # before its id can be reused.
+        key = id(self)
+        cached = _SPEC_HASHES.get(key)
+        if cached is None:
+            cached = _SPEC_HASHES[key] = hash(tuple(self.__dict__[name] for name in type(self).model_fields))
+            weakref.finalize(self, _SPEC_HASHES.pop, key, None)
+        return cached
+
     def attention_kind(self, layer: int) -> str:
         """"full", "sliding" or "chunked" for decoder layer `layer` (0-based)."""
         return self.attention_pattern[layer % len(self.attention_pattern)] if self.attention_pattern else "full"
@@ -158,6 +172,9 @@ class ModelSpec(_Frozen):
         if moe is None or layer < moe.first_k_dense_layers or layer in moe.dense_layers:
             return False
         return (layer + 1) % moe.layer_step == 0
+
+
+_SPEC_HASHES: dict[int, int] = {}  # id of a live ModelSpec -> its hash (ModelSpec.__hash__)
 
 
 class GpuSpec(_Frozen):

@@ -204,9 +204,14 @@ def _data_dir():
 
 
 def available_versions() -> list[str]:
+    return list(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[str, ...]:  # package data: read once per process
     files = _data_dir().iterdir()
     names = [f.name[: -len(".yaml")] for f in files if f.name.endswith(".yaml")]
-    return sorted(names, key=_version_key)
+    return tuple(sorted(names, key=_version_key))
 
 
 def _version_key(version: str) -> tuple:
@@ -229,8 +234,11 @@ def load_profile(version: str = DEFAULT_TRTLLM_VERSION) -> Profile:
 
 
 def check_version(version: str) -> None:
-    """Raise InputError unless a profile exists for `version`."""
-    load_profile(version)
+    """Raise InputError unless a profile exists for `version`. Only the file names are read: loading
+    the profile (YAML and validation) is the emitters' work, and a fifth of a cold `planner plan`."""
+    versions = available_versions()
+    if version not in versions:
+        raise InputError(f"unknown TensorRT-LLM version {version!r}; available: {', '.join(versions)}")
 
 
 def _releases_with(flow: str) -> list[str]:

@@ -80,3 +80,19 @@ def test_compare_reports_a_scheme_the_gpu_cannot_run_as_a_row(capsys):
 def test_compare_price_count_must_match(capsys):
     code, _, err = run(capsys, "compare", "llama-3.1-8b", "--gpus", "h100x8,h200x8", "--gpu-hour-price", "1,2,3")
     assert code == 2 and "3 prices for 2 fleets" in err
+
+
+def test_a_latency_limit_no_layout_meets_is_named_with_advice_that_meets_it(capsys):
+    code, _, err = run(capsys, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--tpot-ms", "20")
+    assert code == 3
+    assert "fits in memory but TPOT" in err and "KV cache holds" not in err
+    # every suggestion must itself pass: rerun each one
+    advice = err.split("would fit: ", 1)[1].strip().split("; ")
+    relax = next(a for a in advice if a.startswith("--tpot-ms"))
+    code, _, _ = run(capsys, "plan", "llama-3.1-70b", "--gpus", "h100x8", *relax.split(" fits on ")[0].split())
+    assert code == 0
+    batch = next(a for a in advice if a.startswith("--max-batch-size"))
+    tp = batch.split("on TP ")[1].split(" ")[0]
+    code, _, _ = run(capsys, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--tpot-ms", "20", "--tp", tp,
+                     "--max-batch-size", batch.split()[1])
+    assert code == 0

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from planner.emit.flows import flow_emitter
+from planner.emit.report import emit_report
 from planner.emit.writer import write_all as _write_files
 from planner.plan import Plan
 
@@ -21,6 +22,7 @@ def render_all(plan: Plan) -> dict[str, str]:
     files.update(flow.model_repository(plan))
     files.update(flow.readme(plan))
     files.update(flow.deploy(plan))
+    files.update(emit_report(plan))  # one report for both flows: it reads the Plan and the README's steps
     files["plan.json"] = plan.to_json()
     return dict(sorted(files.items()))
 

@@ -6,8 +6,9 @@ Pure functions; sources are named next to each rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
+from operator import attrgetter
 
 from planner import kvcache, tensors
 from planner.quant import DTYPE_BYTES, SCHEMES, activation_dtype, linear_bytes
@@ -76,6 +77,25 @@ class Setup:
     workload: Workload
     gpu: GpuSpec
     runtime: RuntimeProfile
+
+
+class WithoutGpu:
+    """A stage's setup as a cache key that leaves the GPU out (every other field of Setup is in it):
+    the flows cache the terms of a stage that no GPU figure enters under it, so that a sweep
+    computes them once for all the GPUs it plans the stage on."""
+
+    __slots__ = ("setup", "key")
+    _fields = attrgetter(*(f.name for f in fields(Setup) if f.name != "gpu"))
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.key = self._fields(setup)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WithoutGpu) and other.key == self.key
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,14 @@ is kv_cache_free_gpu_mem_fraction of that `available` (cudaMemGetInfo's free mem
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from planner.memory.common import (
     MIB,
     Setup,
     StageMemory,
     StageShape,
+    WithoutGpu,
     act_bytes,
     activation_bytes_per_token,
     comm_bytes,
@@ -123,20 +125,12 @@ def decoder_bytes(model: ModelSpec, tp: int, workload: Workload, is_last: bool,
 
 
 def stage(setup: Setup, shape: StageShape, costs: EngineCosts = DEFAULT_ENGINE_COSTS) -> StageMemory:
-    m, rt, wl = setup.model, setup.runtime, setup.workload
-    placement = embedding_placement(rt, setup.weights, setup.kv_dtype)
-    w = stage_weight_bytes(m, setup.weights, setup.tp, shape.first_layer, shape.layers, shape.is_first,
-                           shape.is_last, placement.sharded)
-    a = execution_context_bytes(m, setup.weights, setup.tp, wl, shape.is_last, costs)
-    buffers = runtime_buffer_bytes(m, setup.weights, setup.tp, setup.pp, wl, rt.tokens_per_block, shape.is_last,
-                                   costs)
-    dec = decoder_bytes(m, setup.tp, wl, shape.is_last, costs)
-    comm = comm_bytes(setup.tp, setup.pp)
+    rt = setup.runtime
+    # the terms no GPU figure enters, computed once for every GPU the same stage is planned on
+    w, a, buffers, dec, comm, bpt = _gpu_free_terms(WithoutGpu(setup), shape, costs)
     total_cuda = cuda_total_bytes(setup.gpu)
     reserved = setup.gpu.memory_bytes - total_cuda
     free = total_cuda - costs.context_bytes - w - a - buffers - dec - comm
-    # every layer in full: planner.kvcache says why the engine flow keeps no windows here
-    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype, shape.first_layer)
     _, blocks = kv_pool(free, bpt, rt)
     kv = blocks * rt.tokens_per_block * bpt
     overhead = reserved + costs.context_bytes + buffers + dec + comm
@@ -147,3 +141,23 @@ def stage(setup: Setup, shape: StageShape, costs: EngineCosts = DEFAULT_ENGINE_C
         kv_tokens=blocks * rt.tokens_per_block, flow="engine", cuda_total_bytes=total_cuda, reserved_bytes=reserved,
         context_bytes=costs.context_bytes, runtime_buffers_bytes=buffers, decoder_bytes=dec, comm_bytes=comm,
     )
+
+
+@lru_cache(maxsize=8192)
+def _gpu_free_terms(without_gpu: WithoutGpu, shape: StageShape,
+                    costs: EngineCosts) -> tuple[int, int, int, int, int, int]:
+    """(weights, execution context, runtime buffers, decoder, communication, KV bytes per token) of a
+    stage: none of these reads the GPU."""
+    setup = without_gpu.setup
+    m, rt, wl = setup.model, setup.runtime, setup.workload
+    placement = embedding_placement(rt, setup.weights, setup.kv_dtype)
+    w = stage_weight_bytes(m, setup.weights, setup.tp, shape.first_layer, shape.layers, shape.is_first,
+                           shape.is_last, placement.sharded)
+    a = execution_context_bytes(m, setup.weights, setup.tp, wl, shape.is_last, costs)
+    buffers = runtime_buffer_bytes(m, setup.weights, setup.tp, setup.pp, wl, rt.tokens_per_block, shape.is_last,
+                                   costs)
+    dec = decoder_bytes(m, setup.tp, wl, shape.is_last, costs)
+    comm = comm_bytes(setup.tp, setup.pp)
+    # every layer in full: planner.kvcache says why the engine flow keeps no windows here
+    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype, shape.first_layer)
+    return w, a, buffers, dec, comm, bpt

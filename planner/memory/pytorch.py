@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from planner.memory.common import (
     GIB,
     Setup,
     StageMemory,
     StageShape,
+    WithoutGpu,
     act_bytes,
     activation_bytes_per_token,
     comm_bytes,
@@ -140,26 +142,15 @@ def cuda_graph_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload
 
 
 def stage(setup: Setup, shape: StageShape, costs: PytorchCosts = DEFAULT_PYTORCH_COSTS) -> StageMemory:
-    m, rt, wl = setup.model, setup.runtime, setup.workload
-    # weights as the PyTorch backend loads them: same tensors and quantization as the checkpoint,
-    # the input embedding split across TP (see common.embedding_placement)
-    w = stage_weight_bytes(m, setup.weights, setup.tp, shape.first_layer, shape.layers, shape.is_first,
-                           shape.is_last, parallel_embedding=True)
-    a = profiling_activation_bytes(m, setup.weights, setup.tp, wl, shape.is_last, costs)
-    per_seq = wl.max_batch_size * wl.max_beam_width * costs.per_sequence_bytes
-    comm = comm_bytes(setup.tp, setup.pp)
+    rt = setup.runtime
+    # the terms no GPU figure enters, computed once for every GPU the same stage is planned on
+    w, a, per_seq, comm, bpt, temp_kv, peak, graphs = _gpu_free_terms(WithoutGpu(setup), shape, costs)
     total_cuda = cuda_total_bytes(setup.gpu)
     reserved = setup.gpu.memory_bytes - total_cuda
-    # sliding layers hold only their window (VSWA pools; planner.kvcache)
-    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype, shape.first_layer,
-                             setup.workload.max_seq_len, windowed=True)
-    temp_kv = profiling_kv_tokens(wl, rt.tokens_per_block) * bpt
-    peak = w + a + costs.context_bytes + per_seq + comm + temp_kv
     # (total - peak + temporary KV) is what the fraction applies to
     free = total_cuda - peak + temp_kv
     _, blocks = kv_pool(free, bpt, rt)
     kv = blocks * rt.tokens_per_block * bpt
-    graphs = cuda_graph_bytes(m, setup.weights, setup.tp, wl, rt, shape.is_last, costs)
     overhead = reserved + costs.context_bytes + per_seq + comm
     return StageMemory(
         pp_stage=shape.stage, layers=shape.layers, first_layer=shape.first_layer, weights_bytes=w,
@@ -170,3 +161,26 @@ def stage(setup: Setup, shape: StageShape, costs: PytorchCosts = DEFAULT_PYTORCH
         runtime_buffers_bytes=per_seq, decoder_bytes=0, comm_bytes=comm, cuda_graph_bytes=graphs,
         profiling_kv_bytes=temp_kv, profiling_peak_bytes=peak,
     )
+
+
+@lru_cache(maxsize=8192)
+def _gpu_free_terms(without_gpu: WithoutGpu, shape: StageShape,
+                    costs: PytorchCosts) -> tuple[int, int, int, int, int, int, int, int]:
+    """(weights, profiling activations, per-sequence state, communication, KV bytes per token,
+    temporary KV cache, profiling peak, CUDA graphs) of a stage: none of these reads the GPU."""
+    setup = without_gpu.setup
+    m, rt, wl = setup.model, setup.runtime, setup.workload
+    # weights as the PyTorch backend loads them: same tensors and quantization as the checkpoint,
+    # the input embedding split across TP (see common.embedding_placement)
+    w = stage_weight_bytes(m, setup.weights, setup.tp, shape.first_layer, shape.layers, shape.is_first,
+                           shape.is_last, parallel_embedding=True)
+    a = profiling_activation_bytes(m, setup.weights, setup.tp, wl, shape.is_last, costs)
+    per_seq = wl.max_batch_size * wl.max_beam_width * costs.per_sequence_bytes
+    comm = comm_bytes(setup.tp, setup.pp)
+    # sliding layers hold only their window (VSWA pools; planner.kvcache)
+    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype, shape.first_layer,
+                             setup.workload.max_seq_len, windowed=True)
+    temp_kv = profiling_kv_tokens(wl, rt.tokens_per_block) * bpt
+    peak = w + a + costs.context_bytes + per_seq + comm + temp_kv
+    graphs = cuda_graph_bytes(m, setup.weights, setup.tp, wl, rt, shape.is_last, costs)
+    return w, a, per_seq, comm, bpt, temp_kv, peak, graphs
