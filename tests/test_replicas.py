@@ -107,3 +107,13 @@ def test_multi_node_step_gives_each_rank_its_prefix_and_only_rank_0_ports():
     assert "-x DATA_DIR=" in block and "-x MODEL_REPO=" in block
     # no bare tritonserver with one shared prefix and default ports on every rank
     assert "tritonserver --model-repository" not in block and "prefix_ " not in block
+
+
+def test_pytorch_flow_rank_script_takes_the_replica_ports_too(tmp_path: Path):
+    plan = make_plan("llama-3.1-70b", gpus="h100x8", trtllm_version="1.2.1", flow="pytorch")
+    files = render_all(plan)
+    services = __import__("yaml").safe_load(files["deploy/docker/compose.yaml"])["services"]
+    assert len(services) == plan.fleet.gpus_per_node // plan.layout.gpus_per_replica > 1
+    script = files["deploy/scripts/triton-rank.sh"]
+    for var in ("HTTP_PORT", "GRPC_PORT", "METRICS_PORT", "SHM_PREFIX"):
+        assert "${" + var + ":-" in script
