@@ -11,7 +11,7 @@ import math
 
 from planner import catalog, kvcache, tensors
 from planner.assess import Ask, Option, assess, choose, limit_reason, size_fleet, speed
-from planner.assess import pairs as layout_pairs
+from planner.assess import layouts as layout_options
 from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
@@ -182,6 +182,8 @@ def _limit_advice(ask: Ask, options: list[Option]) -> list[str]:
         return []
     fastest = min(timed, key=lambda o: (o.perf.tpot_ms, o.perf.ttft_ms))
     lay = f"TP {fastest.cand.tp} × PP {fastest.cand.pp}"
+    lay += f" with EP {fastest.cand.ep}" if fastest.cand.ep > 1 else ""
+    lay += " with attention DP" if fastest.cand.attention_dp else ""
     relaxed = []  # ceilings, so that the figures given do meet the limits
     if ask.ttft_ms is not None and fastest.perf.ttft_ms > ask.ttft_ms:
         relaxed.append(f"--ttft-ms {math.ceil(fastest.perf.ttft_ms)}")
@@ -245,6 +247,8 @@ def make_plan(
     request_rate: float | None = None,
     gpu_hour_price: float | None = None,
     flow: str | None = None,
+    ep: int | None = None,
+    attention_dp: bool | None = None,
 ) -> Plan:
     """`max_batch_size`/`max_num_tokens` left None: 64 and min(8192, batch × input), or with
     `objective="throughput"` the limits trtllm-bench chooses for a maximum-throughput build."""
@@ -310,14 +314,16 @@ def make_plan(
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
         trtllm_version=trtllm_version, objective=objective, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
         request_rate=request_rate, gpu_hour_price=gpu_hour_price, flow=requested_flow,
+        ep=ep, attention_dp=attention_dp,
     )
     if given_batch is None:
         request = request.model_copy(update={"max_batch_size": None})
     tune = objective == "throughput"
     ask = Ask(spec, quant, kv_dtype, act, fleet, workload, runtime, objective, ttft_ms, tpot_ms, request_rate,
               tune_batch=tune and given_batch is None, tune_tokens=tune and max_num_tokens is None)
-    options = _options(ask, tp, pp)
-    best = choose(ask, options) if tp is None and pp is None else _first_fit(options)
+    options = _options(ask, tp, pp, ep, attention_dp)
+    forced = tp is not None or pp is not None or ep is not None or attention_dp is not None
+    best = choose(ask, options) if not forced else _first_fit(options)
     chosen = best.cand if best else None
     rejected = [o.cand for o in options if not o.cand.fits]
     if best and ask.objective == "min-gpus":  # as before: only the layouts the search prefers to the chosen one
@@ -347,25 +353,58 @@ def _check_objective(objective: str, ttft_ms: float | None, tpot_ms: float | Non
     return objective
 
 
-def _options(ask: Ask, tp: int | None, pp: int | None) -> list[Option]:
-    """Every layout to weigh, in order of GPU count then TP: all of them, or those with the forced sizes."""
-    if tp is None and pp is None:
+def _options(ask: Ask, tp: int | None, pp: int | None, ep: int | None = None,
+             attention_dp: bool | None = None) -> list[Option]:
+    """Every layout to weigh, in order of GPU count then TP (then EP and attention DP for MoE models in
+    the PyTorch flow): all of them, or those with the forced sizes."""
+    _check_moe_options(ask, ep, attention_dp)
+    if tp is None and pp is None and ep is None and attention_dp is None:
         # Layouts that tile the fleet come first for every objective; the others are weighed only
         # when none of those fits (which also halves the work of a plan).
-        every = layout_pairs(ask.model, ask.fleet)
-        tiling = {pair for pair in every if fleet_share(ask.fleet, pair[0] * pair[1])[1] == 0}
-        weighed = {pair: assess(ask, *pair) for pair in every if pair in tiling}
+        every = layout_options(ask.model, ask.fleet, ask.runtime)
+        tiling = {lay for lay in every if fleet_share(ask.fleet, lay[0] * lay[1])[1] == 0}
+        weighed = {lay: assess(ask, *lay) for lay in every if lay in tiling}
         if not any(o.cand.fits for o in weighed.values()):
-            weighed.update({pair: assess(ask, *pair) for pair in every if pair not in tiling})
-        return [weighed[pair] for pair in every if pair in weighed]
-    forced = _forced_pairs(ask, tp, pp)
+            weighed.update({lay: assess(ask, *lay) for lay in every if lay not in tiling})
+        return [weighed[lay] for lay in every if lay in weighed]
+    if tp is None and pp is None:
+        forced = [(t, p) for t, p, _, _ in layout_options(ask.model, ask.fleet, ask.runtime)]
+        forced = list(dict.fromkeys(forced))
+    else:
+        forced = _forced_pairs(ask, tp, pp)
     out = []
     for t, p in forced:  # a forced layout stops at the first that fits, as it always has
-        opt = assess(ask, t, p)
-        out.append(opt)
-        if opt.cand.fits:
-            break
+        for e, dp in _forced_variants(ask, t, ep, attention_dp):
+            opt = assess(ask, t, p, e, dp)
+            out.append(opt)
+            if opt.cand.fits:
+                return out
     return out
+
+
+def _check_moe_options(ask: Ask, ep: int | None, attention_dp: bool | None) -> None:
+    """--ep / --attention-dp name layouts only MoE models in the PyTorch flow have."""
+    if ep is not None and (isinstance(ep, bool) or not isinstance(ep, int) or ep < 1):
+        raise InputError(f"--ep must be a positive integer, got {ep!r}")
+    asked = (ep is not None and ep > 1) or bool(attention_dp)
+    if asked and ask.runtime.flow != "pytorch":
+        raise InputError("--ep and --attention-dp exist only in the PyTorch flow (the engine flow splits experts "
+                         "by TP); use --flow pytorch")
+    if asked and ask.model.moe is None:
+        raise InputError(f"--ep and --attention-dp apply to MoE models; {ask.model.name} has no experts")
+
+
+def _forced_variants(ask: Ask, tp: int, ep: int | None, attention_dp: bool | None) -> list[tuple[int, bool]]:
+    """(ep, attention_dp) to try at TP `tp` when some sizes are forced: the forced ones, else every
+    variant the search knows (the release's defaults, EP 1 without attention DP, first)."""
+    from planner.layout import moe_variants
+
+    variants = moe_variants(ask.model, tp, ask.runtime)
+    if ep is not None:
+        variants = [v for v in variants if v[0] == ep] or [(ep, bool(attention_dp))]
+    if attention_dp is not None:
+        variants = [v for v in variants if v[1] == attention_dp] or [(ep or 1, attention_dp)]
+    return variants
 
 
 def _first_fit(options: list[Option]) -> Option | None:
@@ -402,8 +441,9 @@ def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: C
         if not o.cand.fits and o.perf is None:
             continue
         worst = min(o.cand.stages, key=lambda s: s.kv_tokens)
-        cands.append(CandidateInfo(
-            tp=o.cand.tp, pp=o.cand.pp, replicas=o.replicas, idle_gpus=o.idle,
+        cands.append(CandidateInfo.model_construct(
+            tp=o.cand.tp, pp=o.cand.pp, replicas=o.replicas, idle_gpus=o.idle, ep=o.cand.ep,
+            attention_dp=o.cand.attention_dp,
             memory={"weights_bytes": max(s.weights_bytes for s in o.cand.stages),
                     "kv_cache_bytes": worst.kv_cache_bytes, "kv_tokens": worst.kv_tokens,
                     "total_bytes": max(s.total_bytes for s in o.cand.stages)},
@@ -431,8 +471,9 @@ def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: C
 
 
 
-def _embedding_info(runtime: RuntimeProfile, quant: str, kv_dtype: str) -> EmbeddingInfo:
-    place = embedding_placement(runtime, quant, kv_dtype)
+def _embedding_info(runtime: RuntimeProfile, quant: str, kv_dtype: str, model: ModelSpec | None = None,
+                    attention_dp: bool = False) -> EmbeddingInfo:
+    place = embedding_placement(runtime, quant, kv_dtype, model, attention_dp)
     return EmbeddingInfo(path=place.path, placement="sharded" if place.sharded else "replicated",
                          source=place.source)
 
@@ -446,8 +487,9 @@ def _closest(rejected: list[Candidate], spec: ModelSpec, quant: str, kv_dtype: s
     best = max(tried, key=lambda c: (min(min(s.free_bytes for s in c.stages), 0), c.kv_tokens, -c.gpus))
     if len(best.stages) == best.pp:
         return best
-    stages = layout_memory(spec, quant, kv_dtype, best.tp, best.pp, workload, fleet.gpu, runtime)
-    return Candidate(best.tp, best.pp, tuple(stages), best.reason)
+    stages = layout_memory(spec, quant, kv_dtype, best.tp, best.pp, workload, fleet.gpu, runtime,
+                           ep=best.ep, attention_dp=best.attention_dp)
+    return Candidate(best.tp, best.pp, tuple(stages), best.reason, best.ep, best.attention_dp)
 
 
 def _forced_pairs(ask: Ask, tp: int | None, pp: int | None) -> list[tuple[int, int]]:
@@ -465,7 +507,8 @@ def _forced_pairs(ask: Ask, tp: int | None, pp: int | None) -> list[tuple[int, i
     for t, p in pairs:
         if t * p > fleet.total_gpus:
             raise InputError(f"TP {t} × PP {p} needs {t * p} GPUs; the fleet has {fleet.total_gpus}")
-        reasons.append(structural_reason(spec, quant, t, p, fleet, ask.runtime))
+        reasons.append(structural_reason(spec, quant, t, p, fleet, flow=ask.runtime.flow,
+                                         trtllm_version=ask.runtime.trtllm_version))
     if all(reasons):  # no layout with the forced sizes can run, whatever the memory
         forced = " × ".join(f"{name} {v}" for name, v in (("TP", tp), ("PP", pp)) if v is not None)
         raise InputError(f"{forced} cannot run {spec.name}: {reasons[0]}")
@@ -482,14 +525,15 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
         idle = fleet.total_gpus - reps * shown.gpus if chosen else 0
         layout = LayoutInfo(tp=shown.tp, pp=shown.pp, gpus_per_replica=shown.gpus, replicas=reps,
                             nodes_per_replica=nodes_per, layers_per_stage=[s.layers for s in shown.stages],
-                            idle_gpus=idle)
+                            idle_gpus=idle, ep=shown.ep, attention_dp=shown.attention_dp)
         per_gpu = list(shown.stages)
         per_seq = blocks_per_sequence(workload, runtime)
         min_blocks = min(s.kv_blocks for s in shown.stages)
         kv = KVCacheInfo(
             bytes_per_token_per_gpu=max(s.kv_bytes_per_token for s in shown.stages),
             max_tokens=min(s.kv_tokens for s in shown.stages),
-            max_concurrent_sequences=min_blocks // (per_seq * workload.max_beam_width),
+            # under attention DP every rank holds its own requests' KV: the replica holds dp times as many
+            max_concurrent_sequences=min_blocks // (per_seq * workload.max_beam_width) * shown.dp,
             required_tokens=workload.max_batch_size * workload.max_beam_width * workload.max_seq_len,
             tokens_per_block=runtime.tokens_per_block, blocks_per_sequence=per_seq,
             attention_windows=(kvcache.attention_windows(spec, workload.max_seq_len)
@@ -517,8 +561,10 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
         serving=serving or ServingInfo(),
         fits=chosen is not None,
         layout=layout,
-        memory=MemoryInfo(per_gpu=per_gpu, embedding=_embedding_info(runtime, quant, kv_dtype)),
+        memory=MemoryInfo(per_gpu=per_gpu, embedding=_embedding_info(runtime, quant, kv_dtype, spec,
+                                                                       bool(shown and shown.attention_dp))),
         kv_cache=kv,
-        rejected=[Rejection(tp=c.tp, pp=c.pp, reason=c.reason or "does not fit") for c in rejected],
+        rejected=[Rejection(tp=c.tp, pp=c.pp, reason=c.reason or "does not fit", ep=c.ep, attention_dp=c.attention_dp)
+                  for c in rejected],
         advice=advice,
     )

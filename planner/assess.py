@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, replace
 
 from planner import perf
-from planner.layout import Candidate, evaluate, fleet_share, preferred, rank_key
+from planner.layout import Candidate, evaluate, fleet_share, moe_variants, preferred, rank_key
 from planner.perf.tuning import max_throughput_limits
 from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
 
@@ -46,6 +46,11 @@ class Option:
 
 
 def workload_for(ask: Ask, tp: int, pp: int) -> Workload:
+    """The workload a layout is weighed with. trtllm-bench's heuristic knows tp and pp only, not
+    attention DP (get_settings passes params tp and pp to get_benchmark_engine_settings,
+    tensorrt_llm/bench/benchmark/utils/general.py at NVIDIA/TensorRT-LLM commit 0171265e), so
+    under attention DP its limits hold per rank, as the runtime reads them; the KV pool still
+    bounds the running batch."""
     if not (ask.tune_batch or ask.tune_tokens):
         return ask.workload
     w = ask.workload
@@ -63,17 +68,18 @@ def speed(ask: Ask, cand: Candidate, workload: Workload, replicas: int,
           concurrency: int | None = None) -> perf.Estimate | str:
     rate = ask.request_rate / replicas if ask.request_rate and replicas else None
     return perf.estimate(ask.model, ask.weights, ask.act, ask.kv_dtype, ask.fleet, cand.tp, cand.stages, workload,
-                         ask.runtime.tokens_per_block, request_rate=rate, concurrency=concurrency)
+                         ask.runtime.tokens_per_block, request_rate=rate, concurrency=concurrency,
+                         ep=cand.ep, attention_dp=cand.attention_dp)
 
 
-def assess(ask: Ask, tp: int, pp: int) -> Option:
+def assess(ask: Ask, tp: int, pp: int, ep: int = 1, attention_dp: bool = False) -> Option:
     """One layout: memory (fits or why not), then speed and the latency limits for one that fits."""
     workload = workload_for(ask, tp, pp)
-    cand = evaluate(ask.model, ask.weights, ask.kv_dtype, tp, pp, ask.fleet, workload, ask.runtime)
+    cand = evaluate(ask.model, ask.weights, ask.kv_dtype, tp, pp, ask.fleet, workload, ask.runtime, ep, attention_dp)
     reps, idle = fleet_share(ask.fleet, tp * pp)
     if not cand.fits and ask.tune_batch and _static_fits(cand, pp):
         # trtllm-bench's batch limit is an optimistic bound: the runtime admits what the KV pool holds
-        cand = Candidate(cand.tp, cand.pp, cand.stages)
+        cand = replace(cand, reason=None)
     if not cand.fits:
         return Option(cand, workload, reps, idle)
     est = speed(ask, cand, workload, reps)
@@ -81,7 +87,7 @@ def assess(ask: Ask, tp: int, pp: int) -> Option:
         return Option(cand, workload, reps, idle, perf_reason=est)
     miss = limit_reason(ask, est)
     if miss:
-        cand = Candidate(cand.tp, cand.pp, cand.stages, miss)
+        cand = replace(cand, reason=miss)
     return Option(cand, workload, reps, idle, est)
 
 
@@ -102,6 +108,12 @@ def pairs(model: ModelSpec, fleet: Fleet) -> list[tuple[int, int]]:
     out = [(tp, pp) for tp in range(1, max_tp + 1)
            for pp in range(1, min(fleet.total_gpus // tp, model.num_layers) + 1)]
     return sorted(out, key=lambda p: (p[0] * p[1], -p[0]))
+
+
+def layouts(model: ModelSpec, fleet: Fleet, runtime: RuntimeProfile) -> list[tuple[int, int, int, bool]]:
+    """(tp, pp, ep, attention_dp) to weigh, in the order of `pairs`; EP and attention DP only where
+    `layout.moe_variants` allows them (MoE models in the PyTorch flow)."""
+    return [(tp, pp, ep, dp) for tp, pp in pairs(model, fleet) for ep, dp in moe_variants(model, tp, runtime)]
 
 
 def choose(ask: Ask, options: list[Option]) -> Option | None:

@@ -80,6 +80,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--max-beam-width", type=int, default=1, show_default=True)
 @click.option("--tp", type=int, default=None, help="Force tensor parallelism (what-if).")
 @click.option("--pp", type=int, default=None, help="Force pipeline parallelism (what-if).")
+@click.option("--ep", type=int, default=None,
+              help="Force expert parallelism inside the TP group (PyTorch flow, MoE models; what-if).")
+@click.option("--attention-dp/--no-attention-dp", "attention_dp", default=None,
+              help="Force attention data parallelism on or off (PyTorch flow, MoE models; what-if).")
 @click.option("--kv-cache-free-gpu-mem-fraction", type=float, default=0.9, show_default=True)
 @click.option("--tokens-per-block", type=int, default=32, show_default=True)
 @click.option("--max-tokens-in-paged-kv-cache", type=int, default=None)

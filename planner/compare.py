@@ -60,6 +60,8 @@ def _row(plan: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "quant": plan.quantization.weights, "fits": plan.fits,
         "tp": lay.tp if lay and plan.fits else None, "pp": lay.pp if lay and plan.fits else None,
+        "ep": lay.ep if lay and plan.fits else None,
+        "attention_dp": lay.attention_dp if lay and plan.fits else None,
         "replicas": lay.replicas if lay and plan.fits else 0, "idle_gpus": lay.idle_gpus if lay else 0,
         "ttft_ms": p.ttft_ms if p and plan.fits else None, "tpot_ms": p.tpot_ms if p and plan.fits else None,
         "concurrency": p.concurrency if p and plan.fits else None,
@@ -91,7 +93,10 @@ def table(rows: list[dict[str, Any]], title: str) -> Any:
         return "-" if v is None else format(v, fmt)
 
     for r in rows:
-        layout = f"TP {r['tp']} × PP {r['pp']}" if r.get("tp") else "does not fit"
+        moe = [f"EP {r['ep']}"] if (r.get("ep") or 1) > 1 else []
+        moe += ["attention DP"] if r.get("attention_dp") else []
+        tp = f"TP {r['tp']}" + (f" ({', '.join(moe)})" if moe else "")
+        layout = f"{tp} × PP {r['pp']}" if r.get("tp") else "does not fit"
         needed = r.get("gpus_needed")
         if needed is not None and r.get("fleet_suffices") is False:
             needed = f"{needed} (more)"

@@ -25,10 +25,17 @@ class Candidate:
     pp: int
     stages: tuple[StageMemory, ...] = ()
     reason: str | None = None  # None: fits
+    ep: int = 1  # MoE expert parallelism inside the TP group (PyTorch flow)
+    attention_dp: bool = False  # attention data parallelism (PyTorch flow)
 
     @property
     def gpus(self) -> int:
         return self.tp * self.pp
+
+    @property
+    def dp(self) -> int:
+        """Attention data-parallel ranks: each holds the KV cache of its own requests."""
+        return self.tp if self.attention_dp else 1
 
     @property
     def fits(self) -> bool:
@@ -43,52 +50,83 @@ def blocks_per_sequence(workload: Workload, runtime: RuntimeProfile) -> int:
     return -(-workload.max_seq_len // runtime.tokens_per_block)
 
 
-def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: Fleet,
-                      runtime: RuntimeProfile | None = None) -> str | None:
-    """Why (tp, pp) cannot run at all, whatever the memory; None when it can.
+def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: Fleet, ep: int = 1,
+                      attention_dp: bool = False, flow: str = "engine",
+                      trtllm_version: str | None = None) -> str | None:
+    """Why (tp, pp) (with `ep` and `attention_dp`) cannot run at all, whatever the memory; None when it can.
 
-    With a runtime on the engine flow, also what its TensorRT-LLM release cannot build
+    On the engine flow with a `trtllm_version`, also what that TensorRT-LLM release cannot build
     (families without PP, even splits only): planner.engine_rules.
     """
+    moe_reason = moe_layout_reason(model, tp, ep, attention_dp, flow)
+    if moe_reason:
+        return moe_reason
     if tp * pp > fleet.total_gpus:
         return f"needs {tp * pp} GPUs; the fleet has {fleet.total_gpus}"
     if tp > fleet.max_tp:
         return (f"TP {tp} would cross nodes; tensor parallelism stays inside one NVLink domain "
                 f"({fleet.max_tp} GPUs per node here)")
     heads, kv = model.num_attention_heads, model.num_kv_heads
-    if heads % tp:
+    if not attention_dp and heads % tp:  # under attention DP the attention is whole on every rank
         return f"{heads} attention heads are not divisible by TP {tp}"
-    if not model.mla:
+    if not model.mla and not attention_dp:
         if tp > kv and tp % kv:
             return f"TP {tp} exceeds the {kv} KV heads but is not a multiple of them"
         if tp <= kv and kv % tp:
             return f"{kv} KV heads are not divisible by TP {tp}"
     if pp > model.num_layers:
         return f"PP {pp} exceeds the model's {model.num_layers} layers"
-    if runtime is not None and runtime.flow == "engine" and runtime.trtllm_version:
-        reason = layout_reason(model, tp, pp, runtime.trtllm_version)
+    if flow == "engine" and trtllm_version:
+        reason = layout_reason(model, tp, pp, trtllm_version)
         if reason:
             return reason
-    return _group_reason(model, weights, tp)
+    return _group_reason(model, weights, tp, ep, attention_dp)
 
 
-def _group_reason(model: ModelSpec, weights: str, tp: int) -> str | None:
+def moe_layout_reason(model: ModelSpec, tp: int, ep: int, attention_dp: bool, flow: str) -> str | None:
+    """Why expert parallelism `ep` / attention DP cannot be used; None when they can (or are off).
+
+    Both exist only in the PyTorch flow, for MoE models. tp = moe_tp × moe_ep (mapping.py raises
+    otherwise), each EP rank takes num_experts / ep whole experts (Mapping.ep_experts), and each
+    expert's width is split over moe_tp = tp / ep ranks. Attention DP needs more than one rank."""
+    if ep == 1 and not attention_dp:
+        return None
+    what = f"expert parallelism {ep}" if ep > 1 else "attention data parallelism"
+    if flow != "pytorch":
+        return f"{what} exists only in the PyTorch flow (the engine flow splits experts by TP)"
+    if model.moe is None:
+        return f"{what} applies to MoE models; {model.name} has no experts"
+    if ep < 1 or tp % ep:
+        return f"EP {ep} does not divide TP {tp} (tp = moe_tp × moe_ep)"
+    if model.moe.num_experts % ep:
+        return f"{model.moe.num_experts} experts are not divisible by EP {ep}"
+    moe_tp = tp // ep
+    if model.moe.expert_intermediate_size % moe_tp:
+        return (f"the expert width {model.moe.expert_intermediate_size} is not divisible by the expert TP "
+                f"{moe_tp} (TP {tp} / EP {ep})")
+    if attention_dp and tp < 2:
+        return "attention data parallelism needs TP > 1 (one rank is plain data parallelism: replicas)"
+    return None
+
+
+def _group_reason(model: ModelSpec, weights: str, tp: int, ep: int = 1, attention_dp: bool = False) -> str | None:
     """Group-wise schemes need each rank's slice of a row-parallel input to hold whole groups."""
     scheme = SCHEMES[weights]
     group = scheme.tp_alignment
     if not group:
         return None
-    row_inputs = {"attention output": model.num_attention_heads * model.head_dim}
+    dense_tp = 1 if attention_dp else tp
+    row_inputs = {"attention output": (model.num_attention_heads * model.head_dim, dense_tp)}
     if model.mla:
-        row_inputs["attention output"] = model.num_attention_heads * model.mla.v_head_dim
+        row_inputs["attention output"] = (model.num_attention_heads * model.mla.v_head_dim, dense_tp)
     if not model.moe or tensors.has_dense_layers(model):
-        row_inputs["MLP down projection"] = model.intermediate_size
+        row_inputs["MLP down projection"] = (model.intermediate_size, dense_tp)
     if model.moe:
-        row_inputs["expert down projection"] = model.moe.expert_intermediate_size
-    for what, features in row_inputs.items():
-        if features % tp or (features // tp) % group:
+        row_inputs["expert down projection"] = (model.moe.expert_intermediate_size, tp // ep)
+    for what, (features, split) in row_inputs.items():
+        if features % split or (features // split) % group:
             return (f"{weights} needs whole groups of {group} per rank: the {what} has "
-                    f"{features} input features, {features / tp:g} per rank at TP {tp}")
+                    f"{features} input features, {features / split:g} per rank at TP {split}")
     return None
 
 
@@ -115,12 +153,23 @@ def memory_reason(stages: list[StageMemory], workload: Workload, runtime: Runtim
 
 
 def evaluate(model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, fleet: Fleet,
-             workload: Workload, runtime: RuntimeProfile) -> Candidate:
-    reason = structural_reason(model, weights, tp, pp, fleet, runtime)
+             workload: Workload, runtime: RuntimeProfile, ep: int = 1, attention_dp: bool = False) -> Candidate:
+    reason = structural_reason(model, weights, tp, pp, fleet, ep, attention_dp, runtime.flow, runtime.trtllm_version)
     if reason:
-        return Candidate(tp, pp, reason=reason)
-    stages = layout_memory(model, weights, kv_dtype, tp, pp, workload, fleet.gpu, runtime, stop_at_overflow=True)
-    return Candidate(tp, pp, tuple(stages), memory_reason(stages, workload, runtime))
+        return Candidate(tp, pp, reason=reason, ep=ep, attention_dp=attention_dp)
+    stages = layout_memory(model, weights, kv_dtype, tp, pp, workload, fleet.gpu, runtime, stop_at_overflow=True,
+                           ep=ep, attention_dp=attention_dp)
+    return Candidate(tp, pp, tuple(stages), memory_reason(stages, workload, runtime), ep, attention_dp)
+
+
+def moe_variants(model: ModelSpec, tp: int, runtime: RuntimeProfile) -> list[tuple[int, bool]]:
+    """(ep, attention_dp) pairs the search weighs at TP `tp`: for an MoE model in the PyTorch flow,
+    every EP dividing tp, each with and without attention DP (when tp > 1); else only (1, False).
+    Structural rules (experts divisible by EP, ...) are checked when a layout is evaluated."""
+    if model.moe is None or runtime.flow != "pytorch":
+        return [(1, False)]
+    eps = [e for e in range(1, tp + 1) if tp % e == 0]
+    return [(e, dp) for dp in ((False, True) if tp > 1 else (False,)) for e in eps]
 
 
 def candidates(model: ModelSpec, fleet: Fleet) -> list[tuple[int, int]]:
@@ -200,7 +249,8 @@ def rank_key(objective: str):
     """Sort key (smaller is better) of an option (with `.cand`, `.replicas`, `.perf`) for the objective.
     Options without performance figures rank after those with them, then by GPU count."""
     def base(o) -> tuple:
-        return (o.cand.gpus, -o.cand.tp, -o.cand.kv_tokens)
+        # last: the release's defaults (no attention DP, EP 1) when nothing else tells layouts apart
+        return (o.cand.gpus, -o.cand.tp, -o.cand.kv_tokens, o.cand.attention_dp, o.cand.ep)
 
     def key(o) -> tuple:
         if objective == "min-gpus":

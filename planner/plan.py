@@ -157,7 +157,7 @@ class MemoryInfo(_Model):
 class KVCacheInfo(_Model):
     bytes_per_token_per_gpu: int  # the stage with the most layers
     max_tokens: int  # tokens the smallest stage pool holds
-    max_concurrent_sequences: int  # sequences of max_seq_len that fit at once
+    max_concurrent_sequences: int  # sequences of max_seq_len the replica holds at once (all attention-DP ranks)
     required_tokens: int  # max_batch_size × max_seq_len
     tokens_per_block: int
     blocks_per_sequence: int
@@ -171,6 +171,8 @@ class Rejection(_Model):
     tp: int
     pp: int
     reason: str
+    ep: int = 1
+    attention_dp: bool = False
 
 
 class PlanRequest(_Model):
@@ -188,6 +190,8 @@ class PlanRequest(_Model):
     max_beam_width: int = 1
     tp: int | None = None
     pp: int | None = None
+    ep: int | None = None  # forced expert parallelism (PyTorch flow, MoE models)
+    attention_dp: bool | None = None  # forced attention data parallelism on/off
     kv_cache_free_gpu_mem_fraction: float
     tokens_per_block: int
     max_tokens_in_paged_kv_cache: int | None = None

@@ -35,7 +35,8 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
     lay = plan.layout
     if plan.fits and lay:
         console.print(
-            f"[bold green]fits[/]: TP {lay.tp} × PP {lay.pp} = {lay.gpus_per_replica} GPU(s) per replica, "
+            f"[bold green]fits[/]: TP {lay.tp}{_moe_label(lay)} × PP {lay.pp} = {lay.gpus_per_replica} GPU(s) "
+            "per replica, "
             f"{lay.replicas} replica(s) on the fleet; layers per stage {lay.layers_per_stage}",
             highlight=False,
         )
@@ -116,11 +117,18 @@ def _candidates_table(plan: Plan, cands: list) -> Table:
     lay = plan.layout
     for c in cands:
         p = c.performance
-        chosen = lay is not None and (c.tp, c.pp) == (lay.tp, lay.pp)
+        chosen = lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (lay.tp, lay.pp, lay.ep, lay.attention_dp)
         note = "chosen" if chosen else (c.reason or "")
-        t.add_row(str(c.tp), str(c.pp), str(c.replicas), str(c.idle_gpus), f"{p.ttft_ms:.0f}", f"{p.tpot_ms:.1f}",
-                  str(p.concurrency), f"{p.output_tokens_per_s:,.0f}", f"{p.fleet_output_tokens_per_s:,.0f}", note)
+        t.add_row(f"{c.tp}{_moe_label(c)}", str(c.pp), str(c.replicas), str(c.idle_gpus), f"{p.ttft_ms:.0f}",
+                  f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
+                  f"{p.fleet_output_tokens_per_s:,.0f}", note)
     return t
+
+
+def _moe_label(lay) -> str:
+    """' (EP 8, attention DP)' for the PyTorch flow's MoE layouts; empty for plain TP."""
+    parts = ([f"EP {lay.ep}"] if lay.ep > 1 else []) + (["attention DP"] if lay.attention_dp else [])
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _memory_table(plan: Plan) -> Table:
@@ -155,7 +163,7 @@ def _rejected_table(rejected: Iterable, limit: int) -> Table:
     t.add_column("PP", justify="right")
     t.add_column("why")
     for r in rows[:limit]:
-        t.add_row(str(r.tp), str(r.pp), r.reason)
+        t.add_row(f"{r.tp}{_moe_label(r)}", str(r.pp), r.reason)
     return t
 
 

@@ -7,6 +7,18 @@ output features by TP, row-parallel layers (attention output, down projection) s
 input features, row-parallel biases are replicated, and MoE experts are split by TP
 (TensorRT-LLM's default moe_tp_size = tp_size when no expert parallelism is asked for).
 
+The PyTorch flow adds two MoE layouts inside a TP group of size tp (`layer_tensors(..., ep,
+attention_dp)`), read in NVIDIA/TensorRT-LLM tensorrt_llm/mapping.py (commit 05ebebb2: tp_size =
+moe_tp_size x moe_ep_size; ep_experts gives each EP rank num_experts / moe_ep_size whole experts),
+docs/source/features/parallel-strategy.md (commit 65b31db1) and
+tensorrt_llm/_torch/models/modeling_deepseekv3.py (commit a43cf9e3):
+- expert parallelism: num_experts / ep experts per rank, each split over moe_tp = tp / ep ranks;
+- attention data parallelism: every rank holds the whole attention (no TP split, "All GEMM weights
+  are replicated on every GPU"); the dense MLP layers and the shared experts run with TP 1
+  (DeepseekV3DecoderLayer._compute_mlp_tp_size and Deepseekv3MoE._compute_shared_expert_tp_size
+  return 1 under attention DP: "the MLP also uses DP instead of TP"). The planner applies the
+  DeepSeek rule to every MoE family. Routed experts stay split over tp = moe_tp x moe_ep.
+
 Layers differ by position in the families that interleave MoE and dense layers (Llama 4,
 Qwen's decoder_sparse_step) or give full-attention layers their own head shape (Gemma 4);
 `layer_groups` names the distinct shapes so that callers sum each once.
@@ -127,22 +139,25 @@ def _unquantized(model: ModelSpec) -> frozenset[str]:
 
 
 @lru_cache(maxsize=1024)
-def layer_tensors(model: ModelSpec, layer: int, tp: int) -> LayerTensors:
+def layer_tensors(model: ModelSpec, layer: int, tp: int, ep: int = 1, attention_dp: bool = False) -> LayerTensors:
     """Weights of decoder layer `layer` (0-based) on one TP rank.
 
-    Linears a pre-quantized checkpoint leaves unquantized (CheckpointQuant.unquantized) are
-    counted with the plain parameters, which stay in the activation dtype.
+    `ep` ranks of the TP group share the routed experts (each holds num_experts / ep of them, split
+    over tp / ep ranks); with `attention_dp` the attention, dense MLP and shared experts are whole on
+    every rank (see the module docstring). Linears a pre-quantized checkpoint leaves unquantized
+    (CheckpointQuant.unquantized) are counted with the plain parameters, which stay in the activation dtype.
     """
-    linears, plain = _attention(model, layer, tp)
+    dense_tp = 1 if attention_dp else tp  # attention, dense MLP and shared experts
+    linears, plain = _attention(model, layer, dense_tp)
     plain += model.norms_per_layer * _norm_params(model, model.hidden_size) + model.scalars_per_layer
     moe = model.moe
     if moe is None or not model.is_moe_layer(layer):
-        mlp_lin, mlp_plain = _mlp(model, model.intermediate_size, tp)
+        mlp_lin, mlp_plain = _mlp(model, model.intermediate_size, dense_tp)
     else:
-        mlp_lin, mlp_plain = _mlp(model, moe.expert_intermediate_size, tp, moe.num_experts, "experts",
-                                  bias=moe.expert_bias or model.mlp_bias)
+        mlp_lin, mlp_plain = _mlp(model, moe.expert_intermediate_size, tp // ep, _cdiv(moe.num_experts, ep),
+                                  "experts", bias=moe.expert_bias or model.mlp_bias)
         if moe.shared_experts:
-            shared_lin, shared_plain = _mlp(model, moe.shared_experts * moe.shared_intermediate_size, tp,
+            shared_lin, shared_plain = _mlp(model, moe.shared_experts * moe.shared_intermediate_size, dense_tp,
                                             kind="shared_experts")
             mlp_lin += shared_lin
             mlp_plain += shared_plain

@@ -77,13 +77,15 @@ def layout_memory(
     model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int,
     workload: Workload, gpu: GpuSpec, runtime: RuntimeProfile,
     costs: EngineCosts | PytorchCosts | None = None, stop_at_overflow: bool = False,
+    ep: int = 1, attention_dp: bool = False,
 ) -> list[StageMemory]:
     """Every stage's memory; with `stop_at_overflow`, stop after the first stage whose static
-    memory exceeds the GPU (the layout cannot run, the rest need not be known)."""
+    memory exceeds the GPU (the layout cannot run, the rest need not be known). `ep` and
+    `attention_dp` are the PyTorch flow's MoE layouts (planner.tensors)."""
     # A plan weighs each layout once per objective, its advice again on larger fleets, and a sweep
     # repeats them: the stages are computed once per distinct input (the records are frozen).
     return list(_layout_memory(model, weights, kv_dtype, tp, pp, workload, _Same(gpu), runtime, costs,
-                               stop_at_overflow))
+                               stop_at_overflow, ep, attention_dp))
 
 
 class _Same:
@@ -105,8 +107,8 @@ class _Same:
 @lru_cache(maxsize=4096)
 def _layout_memory(model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, workload: Workload,
                    gpu: _Same, runtime: RuntimeProfile, costs: EngineCosts | PytorchCosts | None,
-                   stop_at_overflow: bool) -> tuple[StageMemory, ...]:
-    setup = Setup(model, weights, kv_dtype, tp, pp, workload, gpu.obj, runtime)
+                   stop_at_overflow: bool, ep: int, attention_dp: bool) -> tuple[StageMemory, ...]:
+    setup = Setup(model, weights, kv_dtype, tp, pp, workload, gpu.obj, runtime, ep, attention_dp)
     out: list[StageMemory] = []
     alike: dict[tuple[int, int, bool, bool], StageMemory] = {}
     first_layer = 0

@@ -77,6 +77,15 @@ class Setup:
     workload: Workload
     gpu: GpuSpec
     runtime: RuntimeProfile
+    # PyTorch flow, MoE models: expert parallelism inside the TP group and attention data
+    # parallelism (planner.tensors says what each changes); the engine flow keeps 1 and False.
+    ep: int = 1
+    attention_dp: bool = False
+
+    @property
+    def attn_tp(self) -> int:
+        """TP of the attention (and of what follows its rule: KV heads, embedding, LM head)."""
+        return 1 if self.attention_dp else self.tp
 
 
 class WithoutGpu:
@@ -135,11 +144,11 @@ def act_bytes(model: ModelSpec, weights: str) -> int:
 
 
 @lru_cache(maxsize=4096)
-def _layer_bytes(model: ModelSpec, weights: str, tp: int, layer: int) -> int:
+def _layer_bytes(model: ModelSpec, weights: str, tp: int, layer: int, ep: int = 1, attention_dp: bool = False) -> int:
     """Bytes of decoder layer `layer` on one rank (the layers of one tensors.layer_groups group are alike)."""
     scheme = SCHEMES[weights]
     act = act_bytes(model, weights)
-    lt = tensors.layer_tensors(model, layer, tp)
+    lt = tensors.layer_tensors(model, layer, tp, ep, attention_dp)
     return lt.plain * act + sum(
         linear_bytes(scheme, lin.in_features, lin.out_features, act) * lin.count for lin in lt.linears
     )
@@ -152,15 +161,22 @@ def dense_layers(model: ModelSpec, first_layer: int, layers: int) -> int:
 
 def stage_weight_bytes(
     model: ModelSpec, weights: str, tp: int, first_layer: int, layers: int,
-    is_first: bool, is_last: bool, parallel_embedding: bool = False,
+    is_first: bool, is_last: bool, parallel_embedding: bool = False, ep: int = 1, attention_dp: bool = False,
 ) -> int:
+    """Weights of one rank of a stage. Under attention DP the embedding and the LM head are whole on
+    every rank: the PyTorch flow's models build the embedding without a TP mapping when
+    enable_attention_dp is set ("we cannot do all_reduce since the problem size of different ranks
+    are different", modeling_qwen3_moe.py / modeling_gpt_oss.py), and DecoderModelForCausalLM builds
+    an unsplit LMHead unless enable_lm_head_tp_in_adp (tensorrt_llm/_torch/models/modeling_utils.py)."""
     act = act_bytes(model, weights)
     groups = tensors.layer_groups(model, first_layer, layers)
-    total = sum(n * _layer_bytes(model, weights, tp, rep) for rep, n in groups)
+    total = sum(n * _layer_bytes(model, weights, tp, rep, ep, attention_dp) for rep, n in groups)
+    head_tp = 1 if attention_dp else tp
     if is_first:  # the vision tower of a multimodal checkpoint sits with the embedding
-        total += (tensors.embedding_params(model, tp, parallel_embedding) + tensors.encoder_params(model)) * act
+        embed = tensors.embedding_params(model, head_tp, parallel_embedding and not attention_dp)
+        total += (embed + tensors.encoder_params(model)) * act
     if is_last:
-        total += (tensors.lm_head_params(model, tp) + tensors.final_norm_params(model)) * act
+        total += (tensors.lm_head_params(model, head_tp) + tensors.final_norm_params(model)) * act
     return total
 
 
@@ -187,7 +203,7 @@ def qkv_width_per_rank(model: ModelSpec, tp: int) -> int:
     return (model.num_attention_heads + 2 * model.num_kv_heads) * model.head_dim // tp
 
 
-def activation_bytes_per_token(model: ModelSpec, weights: str, tp: int) -> int:
+def activation_bytes_per_token(model: ModelSpec, weights: str, tp: int, attention_dp: bool = False) -> int:
     """Live activation bytes per token in one layer on one rank.
 
     The residual stream, the normalised input, the attention output and the output projection
@@ -195,7 +211,9 @@ def activation_bytes_per_token(model: ModelSpec, weights: str, tp: int) -> int:
     the gate/up output and the activated product (2 × MLP width per rank). Calibrated on six
     execution-context log lines (see tests/test_calibration.py); every one within 15 %.
     """
-    width = 4 * model.hidden_size + 2 * qkv_width_per_rank(model, tp) + 2 * mlp_width_per_rank(model, tp)
+    # under attention DP a rank runs the whole attention (and dense MLP) for its own tokens
+    dense_tp = 1 if attention_dp else tp
+    width = 4 * model.hidden_size + 2 * qkv_width_per_rank(model, dense_tp) + 2 * mlp_width_per_rank(model, tp)
     return width * act_bytes(model, weights)
 
 
@@ -238,8 +256,27 @@ class EmbeddingPlacement:
     source: str
 
 
-def embedding_placement(runtime: RuntimeProfile, weights: str, kv_dtype: str) -> EmbeddingPlacement:
+# PyTorch-flow families whose model class builds the input embedding without a TP mapping, i.e. whole on
+# every rank whatever the layout: DeepseekV3Model (DeepSeek-V3/R1, Kimi K2) in every stored version of
+# NVIDIA/TensorRT-LLM tensorrt_llm/_torch/models/modeling_deepseekv3.py read (commits 000561df, a43cf9e3
+# and a 2026 main copy): `Embedding(config.vocab_size, config.hidden_size, dtype=...)`.
+REPLICATED_EMBEDDING_ARCHITECTURES = frozenset({"deepseek_v3"})
+
+
+def pytorch_embedding_sharded(model: ModelSpec | None, attention_dp: bool = False) -> bool:
+    """Whether the PyTorch flow splits the input embedding across TP: not under attention DP (the
+    models build it unsplit then, see stage_weight_bytes) nor for REPLICATED_EMBEDDING_ARCHITECTURES."""
+    return not attention_dp and (model is None or model.architecture not in REPLICATED_EMBEDDING_ARCHITECTURES)
+
+
+def embedding_placement(runtime: RuntimeProfile, weights: str, kv_dtype: str, model: ModelSpec | None = None,
+                        attention_dp: bool = False) -> EmbeddingPlacement:
     if runtime.flow == "pytorch":
+        if attention_dp:
+            return EmbeddingPlacement("pytorch", False, "attention data parallelism: embedding built without TP")
+        if not pytorch_embedding_sharded(model):
+            return EmbeddingPlacement("pytorch", False, f"{model.architecture}: the PyTorch model class builds the "
+                                                        "embedding without TP (modeling_deepseekv3.py)")
         return EmbeddingPlacement("pytorch", True, "LLM API PyTorch models: vocabulary-parallel embedding")
     if weights in QUANTIZE_PATH_SCHEMES or kv_dtype in ("fp8", "int8"):
         return EmbeddingPlacement("quantize.py", True,

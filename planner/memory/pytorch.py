@@ -39,6 +39,7 @@ from planner.memory.common import (
     cuda_total_bytes,
     kv_bytes_per_token,
     kv_pool,
+    pytorch_embedding_sharded,
     stage_weight_bytes,
     vocab_padded,
 )
@@ -92,15 +93,24 @@ def profiling_kv_tokens(workload: Workload, tokens_per_block: int) -> int:
 
 
 def profiling_activation_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload, is_last: bool,
-                               costs: PytorchCosts = DEFAULT_PYTORCH_COSTS) -> int:
+                               costs: PytorchCosts = DEFAULT_PYTORCH_COSTS, attention_dp: bool = False) -> int:
     """Torch's dynamic allocation during the profiling forward pass at max_num_tokens: one layer's live
     set per token, and on the last stage one token's logits per dummy request (in the activation dtype
-    and their fp32 copy for the sampler)."""
-    per_token = activation_bytes_per_token(model, weights, tp) * costs.activation_factor
+    and their fp32 copy for the sampler).
+
+    Under attention DP every rank runs its own max_num_tokens (the executor's limits are per rank), the
+    LM head is whole, and an MoE layer takes in the other ranks' tokens as well: counted as the
+    all-gather of (tp - 1) × max_num_tokens hidden vectors (AllGatherReduceScatter, the fallback of
+    fused_moe/communication/communication_factory.py; the all-to-all methods receive fewer)."""
+    per_token = activation_bytes_per_token(model, weights, tp, attention_dp) * costs.activation_factor
     logits = 0
     if is_last:
-        logits = len(profiling_requests(workload)) * vocab_padded(model, tp) * (act_bytes(model, weights) + 4)
-    return int(workload.max_num_tokens * per_token) + logits
+        vocab = vocab_padded(model, 1 if attention_dp else tp)
+        logits = len(profiling_requests(workload)) * vocab * (act_bytes(model, weights) + 4)
+    gathered = 0
+    if attention_dp and model.moe:
+        gathered = (tp - 1) * workload.max_num_tokens * model.hidden_size * act_bytes(model, weights)
+    return int(workload.max_num_tokens * per_token) + logits + gathered
 
 
 def cuda_graph_batch_sizes(runtime: RuntimeProfile, max_batch_size: int) -> tuple[int, ...]:
@@ -116,7 +126,7 @@ def cuda_graph_batch_sizes(runtime: RuntimeProfile, max_batch_size: int) -> tupl
 
 
 def cuda_graph_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload, runtime: RuntimeProfile,
-                     is_last: bool, costs: PytorchCosts = DEFAULT_PYTORCH_COSTS) -> int:
+                     is_last: bool, costs: PytorchCosts = DEFAULT_PYTORCH_COSTS, attention_dp: bool = False) -> int:
     """Memory of the decode-step CUDA graphs, which share one memory pool.
 
     Each graph keeps its static output alive (the last stage's fp32 logits [batch × beam, vocab], other
@@ -130,9 +140,9 @@ def cuda_graph_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload
         return 0
     beam = workload.max_beam_width
     act = act_bytes(model, weights)
-    per_token = activation_bytes_per_token(model, weights, tp) * costs.activation_factor
+    per_token = activation_bytes_per_token(model, weights, tp, attention_dp) * costs.activation_factor
     if is_last:
-        vocab = vocab_padded(model, tp)
+        vocab = vocab_padded(model, 1 if attention_dp else tp)  # whole LM head under attention DP
         static = sum(sizes) * beam * vocab * 4
         transient = max(sizes) * beam * (vocab * act + per_token)
     else:
@@ -173,14 +183,16 @@ def _gpu_free_terms(without_gpu: WithoutGpu, shape: StageShape,
     # weights as the PyTorch backend loads them: same tensors and quantization as the checkpoint,
     # the input embedding split across TP (see common.embedding_placement)
     w = stage_weight_bytes(m, setup.weights, setup.tp, shape.first_layer, shape.layers, shape.is_first,
-                           shape.is_last, parallel_embedding=True)
-    a = profiling_activation_bytes(m, setup.weights, setup.tp, wl, shape.is_last, costs)
+                           shape.is_last, parallel_embedding=pytorch_embedding_sharded(m), ep=setup.ep,
+                           attention_dp=setup.attention_dp)
+    a = profiling_activation_bytes(m, setup.weights, setup.tp, wl, shape.is_last, costs, setup.attention_dp)
     per_seq = wl.max_batch_size * wl.max_beam_width * costs.per_sequence_bytes
     comm = comm_bytes(setup.tp, setup.pp)
     # sliding layers hold only their window (VSWA pools; planner.kvcache)
-    bpt = kv_bytes_per_token(m, shape.layers, setup.tp, setup.kv_dtype, shape.first_layer,
+    # under attention DP a rank caches whole heads (whole MLA latents) for its own requests
+    bpt = kv_bytes_per_token(m, shape.layers, setup.attn_tp, setup.kv_dtype, shape.first_layer,
                              setup.workload.max_seq_len, windowed=True)
     temp_kv = profiling_kv_tokens(wl, rt.tokens_per_block) * bpt
     peak = w + a + costs.context_bytes + per_seq + comm + temp_kv
-    graphs = cuda_graph_bytes(m, setup.weights, setup.tp, wl, rt, shape.is_last, costs)
+    graphs = cuda_graph_bytes(m, setup.weights, setup.tp, wl, rt, shape.is_last, costs, setup.attention_dp)
     return w, a, per_seq, comm, bpt, temp_kv, peak, graphs

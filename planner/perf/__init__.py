@@ -42,31 +42,39 @@ def stage_shapes(model: ModelSpec, stages: Sequence[StageMemory]) -> tuple[Stage
 
 
 def max_concurrency(stages: Sequence[StageMemory], workload: Workload, tokens_per_block: int,
-                    pp: int) -> tuple[int, bool]:
-    """(sequences in flight, whether the KV pool is what limits them)."""
+                    pp: int, dp: int = 1) -> tuple[int, bool]:
+    """(sequences in flight, whether the KV pool is what limits them).
+
+    Under attention DP each of the `dp` ranks holds the KV cache of its own requests and schedules up
+    to max_batch_size of them ("--max_batch_size: Max batch size in each rank", in NVIDIA/TensorRT-LLM's
+    blog Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM, docs/source/blogs at commit 01c4ece9: TP 8,
+    EP 8, attention DP, max_batch_size 128 at concurrency 1024 on 8 H200)."""
     per_seq = -(-workload.max_seq_len // tokens_per_block) * workload.max_beam_width
-    kv = min(s.kv_blocks for s in stages) // per_seq if stages else 0
-    batch = workload.max_batch_size * pp
+    kv = (min(s.kv_blocks for s in stages) // per_seq if stages else 0) * dp
+    batch = workload.max_batch_size * pp * dp
     return min(batch, kv), kv < batch
 
 
 def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fleet, tp: int,
              stages: Sequence[StageMemory], workload: Workload, tokens_per_block: int,
-             request_rate: float | None = None, concurrency: int | None = None) -> Estimate | str:
+             request_rate: float | None = None, concurrency: int | None = None, ep: int = 1,
+             attention_dp: bool = False) -> Estimate | str:
     """The replica's figures at saturation (or at `request_rate` requests/s), or why there are none.
 
-    `concurrency` overrides the running batch (e.g. a forced layout whose pool falls short)."""
+    `concurrency` overrides the running batch (e.g. a forced layout whose pool falls short); `ep` and
+    `attention_dp` are the PyTorch flow's MoE layouts (step.py says what each changes)."""
     pp = len(stages)
     nodes_per = -(-tp * pp // fleet.gpus_per_node)
     hw = hardware(fleet.gpu, weights, act, tp, pp, fleet.gpus_per_node, fleet.tp_across_nodes or nodes_per == 1)
     if isinstance(hw, str):
         return hw
-    limit, kv_bound = max_concurrency(stages, workload, tokens_per_block, pp)
+    dp = tp if attention_dp else 1
+    limit, kv_bound = max_concurrency(stages, workload, tokens_per_block, pp, dp)
     if concurrency is not None:
         limit = concurrency
     if limit < 1:
         return "the KV pool holds no whole sequence"
-    rep = Replica(model, weights, act, kv_dtype, tp, stage_shapes(model, stages), hw, factors())
+    rep = Replica(model, weights, act, kv_dtype, tp, stage_shapes(model, stages), hw, factors(), ep, dp)
     isl, osl, budget = workload.max_input_len, workload.max_output_len, workload.max_num_tokens
     keeps_up = True
     if request_rate:

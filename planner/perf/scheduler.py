@@ -36,6 +36,8 @@ class Replica:
     stages: tuple[StageShape, ...]
     hw: Hardware
     factors: Factors
+    ep: int = 1  # expert parallelism inside the TP group
+    dp: int = 1  # attention data-parallel ranks (tp under attention DP): each schedules its own requests
 
     @property
     def pp(self) -> int:
@@ -56,11 +58,13 @@ class Point:
 def round_s(rep: Replica, batch: Batch, micro_batches: int) -> float:
     """Seconds for every micro-batch to advance one iteration."""
     f = rep.factors
-    host = (f.step_overhead_us + f.per_sequence_step_us * (batch.decode + batch.logits)) * 1e-6
+    # under attention DP each rank's executor handles its own share of the sequences
+    host = (f.step_overhead_us + f.per_sequence_step_us * (batch.decode + batch.logits) / rep.dp) * 1e-6
     alike: dict[StageShape, float] = {}  # stages of the same shape take the same time
     for s in rep.stages:
         if s not in alike:
-            alike[s] = stage_work(rep.model, rep.weights, rep.act, rep.kv_dtype, rep.tp, s, batch, rep.hw, f).total_s
+            alike[s] = stage_work(rep.model, rep.weights, rep.act, rep.kv_dtype, rep.tp, s, batch, rep.hw, f,
+                                  rep.ep, rep.dp > 1).total_s
     times = [alike[s] for s in rep.stages]
     busy = micro_batches * (max(times) + host)
     trip = sum(times) + host
@@ -68,6 +72,10 @@ def round_s(rep: Replica, batch: Batch, micro_batches: int) -> float:
 
 
 def operating_point(rep: Replica, concurrency: float, isl: int, osl: int, max_num_tokens: int) -> Point:
+    """Under attention DP the `dp` ranks each have the max_num_tokens budget (the executor's limits
+    are per rank) and a prompt runs on one rank: the budget is dp × max_num_tokens, and a prompt's own
+    chunks take the room one rank leaves."""
+    max_num_tokens = max_num_tokens * rep.dp
     c = max(concurrency, 1e-9)
     m = max(1, min(rep.pp, math.ceil(c)))
     b = c / m
@@ -85,7 +93,7 @@ def operating_point(rep: Replica, concurrency: float, isl: int, osl: int, max_nu
     cycle = prefill_iters * mixed + decode_iters * plain
     tpot = cycle / osl * (b / decoding)
     # A prompt's own chunks: ceil(isl / room) iterations, each as long as a mixed iteration.
-    ttft = max(1.0, isl / room) * mixed
+    ttft = max(1.0, isl / (room / rep.dp)) * mixed
     return Point(c, ttft, tpot, m * decoding * osl / cycle, prefill_iters)
 
 

@@ -21,6 +21,21 @@ the weights and a large one by arithmetic:
 - the last stage runs the LM head for the tokens that need logits; a stage hands its
   activations to the next over the stage link.
 
+PyTorch-flow MoE layouts (planner.tensors for the weights each rank holds):
+- expert parallelism `ep`: a rank holds num_experts / ep experts, each of width / (tp / ep); it reads
+  only its own experts among those the iteration's tokens activate and does its share of the expert
+  FLOPs. Without attention DP every rank has every token, so the MoE output is still all-reduced
+  (communication_factory.py returns no MoE communication when attention DP is off);
+- attention DP: each of the tp ranks runs the whole attention, dense MLP, shared experts and LM head
+  for its own tokens (a tp-th of the iteration's), reading whole KV latents/heads for its own
+  sequences, with no attention all-reduce; MoE layers move tokens to the experts and back instead:
+  all-to-all dispatch and combine when the experts are not TP-split (ep = tp; each token goes to the
+  ranks holding its top-k experts, (ep − 1)·(1 − (1 − 1/ep)^k) remote ranks on average), else an
+  all-gather and a reduce-scatter of every token (AllGatherReduceScatter: "AlltoAll cannot support
+  MoE TP"), per NVIDIA/TensorRT-LLM tensorrt_llm/_torch/modules/fused_moe/communication/
+  communication_factory.py at commit 03c36d62 (the 2026 main branch; the same choice as the 1.x
+  fused MoE modules' alltoall/allgather paths).
+
 The result is seconds; `Work` keeps the terms apart so that tests can check each one.
 """
 
@@ -43,28 +58,31 @@ class LayerShape:
 
     fixed_bytes: int  # attention projections and dense MLP / shared experts: read whatever the batch
     fixed_params: int
-    expert_bytes: int  # one routed expert (0 for a dense layer)
+    expert_bytes: int  # one routed expert on this rank (0 for a dense layer)
     expert_params: int
-    experts: int
+    experts: int  # routed experts on this rank (num_experts / ep)
     top_k: int
     kv_bytes: int  # KV cache bytes per context token
     decode_attn_flops: int  # FLOPs per decode token per context token
     prefill_attn_flops: int  # FLOPs per prompt token per attended token
+    total_experts: int = 0  # routed experts of the whole model
 
 
 @lru_cache(maxsize=1024)
-def layer_shape(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int, moe_layer: bool) -> LayerShape:
+def layer_shape(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int, moe_layer: bool,
+                ep: int = 1, attention_dp: bool = False) -> LayerShape:
     scheme = SCHEMES[weights]
     act_bytes = DTYPE_BYTES[act]
     first_moe = model.moe.first_k_dense_layers if model.moe else model.num_layers
-    lt = tensors.layer_tensors(model, first_moe if moe_layer else 0, tp)
+    lt = tensors.layer_tensors(model, first_moe if moe_layer else 0, tp, ep, attention_dp)
+    attn_tp = 1 if attention_dp else tp
     fixed_b = lt.plain * act_bytes
     fixed_p = lt.plain
     expert_b = expert_p = experts = top_k = 0
     for lin in lt.linears:
         b = linear_bytes(scheme, lin.in_features, lin.out_features, act_bytes)
         p = lin.in_features * lin.out_features
-        if moe_layer and lin.count > 1:  # routed experts
+        if moe_layer and lin.kind == "experts":  # routed experts
             expert_b += b
             expert_p += p
             experts = lin.count
@@ -73,7 +91,7 @@ def layer_shape(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int
             fixed_p += p * lin.count
     if experts:
         top_k = model.moe.top_k
-    heads = model.num_attention_heads // tp
+    heads = model.num_attention_heads // attn_tp
     if model.mla:
         m = model.mla
         decode = heads * (2 * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * m.kv_lora_rank)
@@ -81,7 +99,8 @@ def layer_shape(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int
     else:
         decode = prefill = 4 * heads * model.head_dim
     return LayerShape(fixed_b, fixed_p, expert_b, expert_p, experts, top_k,
-                      kv_bytes_per_token(model, 1, tp, kv_dtype), decode, prefill)
+                      kv_bytes_per_token(model, 1, attn_tp, kv_dtype), decode, prefill,
+                      model.moe.num_experts if experts else 0)
 
 
 def active_experts(experts: int, top_k: int, tokens: float) -> float:
@@ -121,11 +140,12 @@ class Work:
     allreduce_s: float
     lm_head_s: float
     handoff_s: float  # sending activations to the next stage
+    dispatch_s: float = 0.0  # attention DP: moving tokens to the MoE experts and back
 
     @property
     def total_s(self) -> float:
         return (self.weights_s + self.attention_s + self.elementwise_s + self.allreduce_s + self.lm_head_s
-                + self.handoff_s)
+                + self.handoff_s + self.dispatch_s)
 
 
 @dataclass(frozen=True)
@@ -140,44 +160,63 @@ def _roofline(nbytes: float, flops: float, bw: float, peak: float) -> float:
     return max(nbytes / bw, flops / peak)
 
 
+def remote_ranks(ep: int, top_k: int) -> float:
+    """Other EP ranks one token's top-k experts live on, on average (uniform routing)."""
+    return (ep - 1) * (1.0 - (1.0 - 1.0 / ep) ** top_k) if ep > 1 else 0.0
+
+
 def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int, stage: StageShape,
-               batch: Batch, hw: Hardware, f: Factors) -> Work:
+               batch: Batch, hw: Hardware, f: Factors, ep: int = 1, attention_dp: bool = False) -> Work:
+    """One iteration of the whole TP group's `batch` on one rank of `stage`."""
     bw = hw.hbm_bytes_s * f.hbm_efficiency
     gemm = hw.gemm_flops * f.gemm_efficiency
     attn_peak = hw.attention_flops * f.attention_efficiency
     lat = f.memory_op_latency_us * 1e-6
     n = batch.tokens
+    dp = tp if attention_dp else 1
+    local = n / dp  # tokens this rank runs through attention and the unsplit layers
     act_bytes = DTYPE_BYTES[act]
     weights_s = attention_s = 0.0
     for count, moe in ((stage.layers - stage.moe_layers, False), (stage.moe_layers, True)):
         if not count:
             continue
-        s = layer_shape(model, weights, act, kv_dtype, tp, moe)
-        lin = _roofline(s.fixed_bytes, 2 * s.fixed_params * n, bw, gemm) + 2 * lat
+        s = layer_shape(model, weights, act, kv_dtype, tp, moe, ep, attention_dp)
+        lin = _roofline(s.fixed_bytes, 2 * s.fixed_params * local, bw, gemm) + 2 * lat
         if s.experts:
-            hit = active_experts(s.experts, s.top_k, n)
+            # this rank's share of the experts the iteration's tokens (all ranks' tokens) activate
+            share = s.experts / s.total_experts
+            hit = active_experts(s.total_experts, s.top_k, n) * share
             moe = f.moe_gemm_efficiency
-            lin += _roofline(hit * s.expert_bytes, 2 * s.expert_params * s.top_k * n, bw * moe, gemm * moe) + lat
-        dec = _roofline(batch.decode * batch.context * s.kv_bytes,
-                        batch.decode * batch.context * s.decode_attn_flops, bw, attn_peak)
-        pre = batch.prefill * batch.prompt_len / 2 * s.prefill_attn_flops / attn_peak
+            lin += _roofline(hit * s.expert_bytes, 2 * s.expert_params * s.top_k * n * share, bw * moe,
+                             gemm * moe) + lat
+        decode = batch.decode / dp
+        dec = _roofline(decode * batch.context * s.kv_bytes, decode * batch.context * s.decode_attn_flops, bw,
+                        attn_peak)
+        pre = batch.prefill / dp * batch.prompt_len / 2 * s.prefill_attn_flops / attn_peak
         weights_s += count * lin
         attention_s += count * (dec + pre + (lat if batch.decode else 0.0) + (lat if batch.prefill else 0.0))
     hidden_bytes = n * model.hidden_size * act_bytes
-    elementwise_s = stage.layers * (n * model.hidden_size * f.activation_bytes_per_token_per_layer / bw
+    elementwise_s = stage.layers * (local * model.hidden_size * f.activation_bytes_per_token_per_layer / bw
                                     + f.kernels_per_layer * lat)
-    allreduce_s = 0.0
-    if tp > 1:
-        one = f.allreduce_latency_us * 1e-6 + 2 * (tp - 1) / tp * hidden_bytes / (hw.tp_link_bytes_s
-                                                                                   * f.link_efficiency)
+    link = hw.tp_link_bytes_s * f.link_efficiency
+    link_lat = f.allreduce_latency_us * 1e-6
+    allreduce_s = dispatch_s = 0.0
+    if tp > 1 and not attention_dp:
+        one = link_lat + 2 * (tp - 1) / tp * hidden_bytes / link
         allreduce_s = 2 * stage.layers * one
+    elif tp > 1 and stage.moe_layers:
+        if ep == tp:  # all-to-all: each own token to the ranks of its experts, and its results back
+            sent = local * model.hidden_size * act_bytes * remote_ranks(ep, model.moe.top_k)
+            dispatch_s = stage.moe_layers * 2 * (link_lat + sent / link)
+        else:  # all-gather every rank's tokens, reduce-scatter the expert outputs
+            dispatch_s = stage.moe_layers * 2 * (link_lat + (tp - 1) / tp * hidden_bytes / link)
     lm_head_s = 0.0
     if stage.is_last:
-        rows = -(-model.vocab_size // tp)
+        rows = -(-model.vocab_size // (1 if attention_dp else tp))
         lm_params = rows * model.hidden_size
-        lm_head_s = _roofline(lm_params * act_bytes, 2 * lm_params * batch.logits, bw,
+        lm_head_s = _roofline(lm_params * act_bytes, 2 * lm_params * batch.logits / dp, bw,
                               hw.attention_flops * f.gemm_efficiency) + lat
     handoff_s = 0.0
     if stage.has_next:
-        handoff_s = hw.pp_link_latency_s + hidden_bytes / (hw.pp_link_bytes_s * f.link_efficiency)
-    return Work(weights_s, attention_s, elementwise_s, allreduce_s, lm_head_s, handoff_s)
+        handoff_s = hw.pp_link_latency_s + hidden_bytes / dp / (hw.pp_link_bytes_s * f.link_efficiency)
+    return Work(weights_s, attention_s, elementwise_s, allreduce_s, lm_head_s, handoff_s, dispatch_s)
