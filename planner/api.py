@@ -372,6 +372,12 @@ def _options(ask: Ask, tp: int | None, pp: int | None, ep: int | None = None,
         forced = list(dict.fromkeys(forced))
     else:
         forced = _forced_pairs(ask, tp, pp)
+    if ep is not None or attention_dp is not None:
+        # a forced EP / attention DP that no forced size can run is bad input, as a forced TP is
+        reasons = [structural_reason(ask.model, ask.weights, t, p, ask.fleet, e, dp, ask.runtime.flow)
+                   for t, p in forced for e, dp in _forced_variants(ask, t, ep, attention_dp)]
+        if reasons and all(reasons):
+            raise InputError(f"{_forced_name(tp, pp, ep, attention_dp)} cannot run {ask.model.name}: {reasons[0]}")
     out = []
     for t, p in forced:  # a forced layout stops at the first that fits, as it always has
         for e, dp in _forced_variants(ask, t, ep, attention_dp):
@@ -392,6 +398,13 @@ def _check_moe_options(ask: Ask, ep: int | None, attention_dp: bool | None) -> N
                          "by TP); use --flow pytorch")
     if asked and ask.model.moe is None:
         raise InputError(f"--ep and --attention-dp apply to MoE models; {ask.model.name} has no experts")
+
+
+def _forced_name(tp: int | None, pp: int | None, ep: int | None, attention_dp: bool | None) -> str:
+    parts = [f"{name} {v}" for name, v in (("TP", tp), ("PP", pp), ("EP", ep)) if v is not None]
+    if attention_dp is not None:
+        parts.append("attention DP" if attention_dp else "no attention DP")
+    return " × ".join(parts)
 
 
 def _forced_variants(ask: Ask, tp: int, ep: int | None, attention_dp: bool | None) -> list[tuple[int, bool]]:

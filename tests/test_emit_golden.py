@@ -9,6 +9,7 @@ import os
 import pytest
 
 from planner.emit.examples import EXAMPLES, EXAMPLES_DIR, regenerate, render_example
+from planner.emit.writer import MARKER
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -18,6 +19,8 @@ def test_golden(name):
     expected = render_example(name)
     root = EXAMPLES_DIR / name
     on_disk = {str(p.relative_to(root)): p.read_text(encoding="utf-8") for p in root.rglob("*") if p.is_file()}
+    assert MARKER in on_disk, "examples are written as `planner plan --out` writes them; run PLANNER_UPDATE_GOLDEN=1"
+    del on_disk[MARKER]
     assert sorted(on_disk) == sorted(expected), "files differ; run PLANNER_UPDATE_GOLDEN=1 pytest"
     for rel, text in expected.items():
         assert on_disk[rel] == text, f"{name}/{rel} drifted; run PLANNER_UPDATE_GOLDEN=1 pytest"

@@ -326,3 +326,10 @@ def test_gqa_kv_per_gpu_under_attention_dp():
     plan = make_plan("qwen3-30b-a3b", "h100x4", flow="pytorch", tp=4, ep=4, attention_dp=True)
     assert plan.kv_cache.bytes_per_token_per_gpu == 98_304
     assert plan.kv_cache.max_concurrent_sequences == dp.kv_blocks // (2560 // 32) * 4
+
+
+def test_impossible_forced_ep_is_bad_input():
+    with pytest.raises(InputError, match="TP 8 × EP 3 cannot run deepseek-v3: EP 3 does not divide TP 8"):
+        make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", tp=8, ep=3)
+    with pytest.raises(InputError, match="EP 512 cannot run deepseek-v3"):
+        make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", ep=512)

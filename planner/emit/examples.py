@@ -38,9 +38,16 @@ def render_example(name: str) -> dict[str, str]:
 
 
 def regenerate(root: Path = EXAMPLES_DIR) -> list[Path]:
-    from planner.emit.writer import write_all
+    """Write every example as `planner plan --out` would, marker included, so that `--force`
+    (which replaces only the planner's own output) and `planner diff` work on them."""
+    import shutil
+
+    from planner.emit.writer import MARKER, write_all
 
     written: list[Path] = []
     for name in EXAMPLES:
-        written += write_all(render_example(name), root / name, force=True)
+        target = root / name
+        if target.is_dir() and not (target / MARKER).is_file():
+            shutil.rmtree(target)  # an example committed before the writer kept a marker
+        written += write_all(render_example(name), target, force=True)
     return written

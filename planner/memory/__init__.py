@@ -13,7 +13,6 @@ Both size the pool against CUDA's total (what cudaMemGetInfo reports), not nvidi
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 
 from planner import tensors
@@ -127,8 +126,7 @@ def _layout_memory(model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: i
 
 def _restage(mem: StageMemory, index: int, first_layer: int) -> StageMemory:
     """`mem` as stage `index` starting at `first_layer`: dataclasses.replace re-runs the frozen
-    __init__ over all 25 fields, a shallow copy with two fields set costs a tenth of it."""
-    out = copy.copy(mem)
-    object.__setattr__(out, "pp_stage", index)
-    object.__setattr__(out, "first_layer", first_layer)
+    __init__ over all 25 fields; filling a new instance's __dict__ costs a tenth of it."""
+    out = object.__new__(StageMemory)
+    out.__dict__.update(mem.__dict__, pp_stage=index, first_layer=first_layer)
     return out
