@@ -13,6 +13,7 @@ from dataclasses import replace
 from planner import catalog, kvcache, tensors
 from planner.assess import Ask, Option, assess, choose, limit_reason, size_fleet, speed
 from planner.assess import layouts as layout_options
+from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import OBJECTIVES, Candidate, blocks_per_sequence, fleet_share, replicas, search, structural_reason
@@ -67,7 +68,10 @@ def resolve_model(model: str | ModelSpec | None, model_path: str | None = None) 
     return catalog.get_model(model)
 
 
-def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str) -> None:
+def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str, model: ModelSpec | None = None,
+                   engine_version: str | None = None, use_parallel_embedding: bool = False) -> None:
+    """InputError unless `gpu` runs this quantization and, given a model and the TensorRT-LLM
+    release of an engine-flow plan, that release can build it (planner.engine_rules)."""
     if weights not in SCHEMES:
         raise InputError(f"unknown quantization {weights!r}; choose one of {', '.join(WEIGHT_SCHEMES)}")
     if kv_dtype not in KV_DTYPES:
@@ -84,6 +88,8 @@ def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str) -> None:
         ok = [k for k in KV_DTYPES if gpu.cc >= KV_MIN_CC[k]]
         raise InputError(f"{gpu.name} cannot hold a {kv_dtype} KV cache (needs compute capability "
                          f"{'.'.join(map(str, KV_MIN_CC[kv_dtype]))}+); it can hold {', '.join(ok)}")
+    if model is not None and engine_version:
+        check_engine(model, gpu, weights, kv_dtype, engine_version, use_parallel_embedding, runnable)
 
 
 def default_weights(gpu: GpuSpec, model_dtype: str) -> str:
@@ -155,7 +161,8 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         if lighter == weights or SCHEMES[lighter].min_cc > fleet.gpu.cc:
             continue
         try:
-            check_hardware(fleet.gpu, lighter, kv_dtype)
+            engine = runtime.trtllm_version if runtime.flow == "engine" else None
+            check_hardware(fleet.gpu, lighter, kv_dtype, model, engine, runtime.use_parallel_embedding)
         except InputError:
             continue
         chosen, _ = search(model, lighter, kv_dtype, fleet, workload, runtime)
@@ -298,6 +305,8 @@ def make_plan(
     flow, flow_reason = choose_flow(profile, spec.architecture, flow)
     check_flow_quantization(profile, flow, quant, kv_dtype,
                             spec.checkpoint_quant.weights if spec.checkpoint_quant else None)
+    if flow == "engine":  # what this release's engine flow can build (planner.engine_rules)
+        check_hardware(fleet.gpu, quant, kv_dtype, spec, trtllm_version, use_parallel_embedding)
     if flow == "pytorch" and serving is not None and serving.bls:
         # the release's llmapi repository is the tensorrt_llm model alone: no ensemble, no BLS model
         raise InputError(f"--bls: TensorRT-LLM {trtllm_version}'s llmapi repository (PyTorch flow) has no BLS "
@@ -305,6 +314,7 @@ def make_plan(
     runtime = RuntimeProfile(
         kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
+        trtllm_version=trtllm_version,
         flow=flow,
     )
     request = PlanRequest(
@@ -534,7 +544,8 @@ def _forced_pairs(ask: Ask, tp: int | None, pp: int | None) -> list[tuple[int, i
     for t, p in pairs:
         if t * p > fleet.total_gpus:
             raise InputError(f"TP {t} × PP {p} needs {t * p} GPUs; the fleet has {fleet.total_gpus}")
-        reasons.append(structural_reason(spec, quant, t, p, fleet))
+        reasons.append(structural_reason(spec, quant, t, p, fleet, flow=ask.runtime.flow,
+                                         trtllm_version=ask.runtime.trtllm_version))
     if all(reasons):  # no layout with the forced sizes can run, whatever the memory
         forced = " × ".join(f"{name} {v}" for name, v in (("TP", tp), ("PP", pp)) if v is not None)
         raise InputError(f"{forced} cannot run {spec.name}: {reasons[0]}")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner import tensors
+from planner.engine_rules import layout_reason
 from planner.memory import GIB, StageMemory, layout_memory
 from planner.quant import SCHEMES
 from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
@@ -50,8 +51,13 @@ def blocks_per_sequence(workload: Workload, runtime: RuntimeProfile) -> int:
 
 
 def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: Fleet, ep: int = 1,
-                      attention_dp: bool = False, flow: str = "engine") -> str | None:
-    """Why (tp, pp) (with `ep` and `attention_dp`) cannot run at all, whatever the memory; None when it can."""
+                      attention_dp: bool = False, flow: str = "engine",
+                      trtllm_version: str | None = None) -> str | None:
+    """Why (tp, pp) (with `ep` and `attention_dp`) cannot run at all, whatever the memory; None when it can.
+
+    On the engine flow with a `trtllm_version`, also what that TensorRT-LLM release cannot build
+    (families without PP, even splits only): planner.engine_rules.
+    """
     moe_reason = moe_layout_reason(model, tp, ep, attention_dp, flow)
     if moe_reason:
         return moe_reason
@@ -70,6 +76,10 @@ def structural_reason(model: ModelSpec, weights: str, tp: int, pp: int, fleet: F
             return f"{kv} KV heads are not divisible by TP {tp}"
     if pp > model.num_layers:
         return f"PP {pp} exceeds the model's {model.num_layers} layers"
+    if flow == "engine" and trtllm_version:
+        reason = layout_reason(model, tp, pp, trtllm_version)
+        if reason:
+            return reason
     return _group_reason(model, weights, tp, ep, attention_dp)
 
 
@@ -144,7 +154,7 @@ def memory_reason(stages: list[StageMemory], workload: Workload, runtime: Runtim
 
 def evaluate(model: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, fleet: Fleet,
              workload: Workload, runtime: RuntimeProfile, ep: int = 1, attention_dp: bool = False) -> Candidate:
-    reason = structural_reason(model, weights, tp, pp, fleet, ep, attention_dp, runtime.flow)
+    reason = structural_reason(model, weights, tp, pp, fleet, ep, attention_dp, runtime.flow, runtime.trtllm_version)
     if reason:
         return Candidate(tp, pp, reason=reason, ep=ep, attention_dp=attention_dp)
     stages = layout_memory(model, weights, kv_dtype, tp, pp, workload, fleet.gpu, runtime, stop_at_overflow=True,

@@ -251,6 +251,8 @@ class RuntimeProfile(_Frozen):
     max_tokens_in_paged_kv_cache: PositiveInt | None = None
     use_parallel_embedding: bool = False
     flow: Literal["engine", "pytorch"] = "engine"
+    # the TensorRT-LLM release whose engine-flow limits the layout search applies (None: none)
+    trtllm_version: str | None = None
     # PyTorch flow: batch sizes CUDA graphs are captured for; None: the release's default
     # (CudaGraphConfig with max_batch_size 128), () : no CUDA graphs.
     cuda_graph_batch_sizes: tuple[PositiveInt, ...] | None = None

@@ -188,6 +188,13 @@ class Profile(_Frozen):
         return self.convert.scripts[key]
 
     def supports(self, architecture: str) -> bool:
+        """Whether the engine flow can convert this family: the release's contract data decides
+        (planner/data/trtllm/contract/<version>/); the profile's own list where there is none."""
+        from planner.engine_contract import load_contract
+
+        contract = load_contract(self.version)
+        if contract is not None:
+            return contract.converter(architecture) is not None
         return architecture.lower() in self.convert.scripts
 
 

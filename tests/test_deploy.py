@@ -120,17 +120,36 @@ def test_configmap_carries_the_scripts(multi: Plan) -> None:
 def test_compose(single: Plan) -> None:
     lay = single.layout
     assert lay is not None
-    svc = doc(emit_deploy(single), "deploy/docker/compose.yaml")["services"]["triton"]
-    (device,) = svc["deploy"]["resources"]["reservations"]["devices"]
-    if single.fleet.gpus_per_node // lay.gpus_per_replica > 1:  # one service per replica, each on its own GPUs
-        ids = [str(g) for g in range(lay.gpus_per_replica)]
-        assert device == {"driver": "nvidia", "device_ids": ids, "capabilities": ["gpu"]}
-    else:
-        assert device == {"driver": "nvidia", "count": lay.gpus_per_replica, "capabilities": ["gpu"]}
-    assert svc["shm_size"] == f"{2 + lay.gpus_per_replica}gb"
-    assert svc["ports"] == ["8000:8000", "8001:8001", "8002:8002"]
-    assert f"mpirun --allow-run-as-root -n {lay.gpus_per_replica} " in svc["command"][2]
-    assert svc["environment"]["ENGINE_DIR"] == single.serving.engine_dir
+    services = doc(emit_deploy(single), "deploy/docker/compose.yaml")["services"]
+    # one service per replica this host holds: 8 GPUs / TP 2 = 4 replicas
+    per_host = single.fleet.gpus_per_node // lay.gpus_per_replica
+    assert per_host == 4 and sorted(services) == [f"triton-{i}" for i in range(per_host)]
+    gpus, ports = [], []
+    for i in range(per_host):
+        svc = services[f"triton-{i}"]
+        (device,) = svc["deploy"]["resources"]["reservations"]["devices"]
+        assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"] and "count" not in device
+        gpus += device["device_ids"]
+        assert len(device["device_ids"]) == lay.gpus_per_replica
+        assert svc["shm_size"] == f"{2 + lay.gpus_per_replica}gb"
+        env = svc["environment"]
+        http, grpc, metrics = 8000 + 10 * i, 8001 + 10 * i, 8002 + 10 * i
+        assert (env["HTTP_PORT"], env["GRPC_PORT"], env["METRICS_PORT"]) == (str(http), str(grpc), str(metrics))
+        assert svc["ports"] == [f"{http}:{http}", f"{grpc}:{grpc}", f"{metrics}:{metrics}"]
+        assert f"localhost:{http}/v2/health/ready" in svc["healthcheck"]["test"][-1]
+        ports += svc["ports"]
+        assert env["SHM_PREFIX"] == f"r{i}rank"
+        assert f"mpirun --allow-run-as-root -n {lay.gpus_per_replica} " in svc["command"][2]
+        assert env["ENGINE_DIR"] == single.serving.engine_dir
+    # disjoint GPU sets covering the node, distinct host ports
+    assert sorted(gpus, key=int) == [str(g) for g in range(8)] and len(set(ports)) == len(ports)
+
+
+def test_one_replica_per_host_keeps_one_service() -> None:
+    plan = make_plan(model="llama-3.1-8b", gpus="l40sx1")
+    services = doc(emit_deploy(plan), "deploy/docker/compose.yaml")["services"]
+    assert list(services) == ["triton"]
+    assert services["triton"]["ports"] == ["8000:8000", "8001:8001", "8002:8002"]
 
 
 # --- multi node: LeaderWorkerSet ----------------------------------------------------------

@@ -93,8 +93,8 @@ def test_hostile_strings_stay_data(name: str, which: str, single: Plan, multi: P
     assert obj["kind"] in ("Deployment", "LeaderWorkerSet")
     assert validate_manifests(files, CRDS) == []
     if which == "single":
-        env = yaml.safe_load(files["deploy/docker/compose.yaml"])["services"]["triton"]["environment"]
-        assert env["ENGINE_DIR"].replace("$$", "$") == plan.serving.engine_dir
+        for service in yaml.safe_load(files["deploy/docker/compose.yaml"])["services"].values():
+            assert service["environment"]["ENGINE_DIR"].replace("$$", "$") == plan.serving.engine_dir
 
 
 @pytest.mark.parametrize("path", ["$(touch /tmp/pwned)", "a'b", "x\ny", "`id`"])

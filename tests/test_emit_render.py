@@ -52,6 +52,13 @@ def test_unsupported_architecture_fails_clearly():
     with pytest.raises(InputError, match="PyTorch flow") as exc:
         plan("deepseek-v3", "2xh100x8", quant="fp8", flow="engine")
     assert exc.value.exit_code == 2
+    # a plan.json for such a family, made elsewhere, still renders a build.sh that stops.
+    p = plan("llama-3.1-8b", "h100x1", trtllm_version="0.19.0")
+    model = p.model.model_copy(update={"name": "deepseek-v3", "architecture": "deepseek_v3"})
+    p = p.model_copy(update={"model": model})
+    files = render_all(p)
+    assert "exit 1" in files["build.sh"] and "PyTorch" in files["build.sh"]
+    assert "cannot be built" in files["README.md"]
 
 
 @pytest.mark.parametrize("version", ["0.19.0", "1.2.1"])
@@ -84,7 +91,8 @@ def test_hostile_strings_neither_break_nor_inject(tmp_path):
     if shutil.which("bash"):
         subprocess.run(["bash", "-n", str(script)], check=True)
         # the default assignments expand to the hostile string itself, not to a command
-        probe = files["build.sh"].split("set -euo pipefail", 1)[1].split("if [ ! -f", 1)[0]
+        # (the block of assignments after `set -euo pipefail`, up to the first blank line)
+        probe = files["build.sh"].split("set -euo pipefail\n\n", 1)[1].split("\n\n", 1)[0] + "\n"
         out = subprocess.run(["bash", "-c", probe + 'printf %s "$ENGINE_DIR"'], capture_output=True, text=True,
                              check=True, env={"PATH": "/usr/bin:/bin"})
         assert out.stdout == HOSTILE
@@ -136,3 +144,17 @@ def test_serving_choices_reach_the_configs():
     trt = _parse(files["model_repository/tensorrt_llm/config.pbtxt"])
     assert pre.instance_group[0].count == 4 and post.instance_group[0].count == 2
     assert trt.dynamic_batching.max_queue_delay_microseconds == 100
+
+
+def test_pre_and_postprocessing_batch_dynamically_as_the_release_templates():
+    # tensorrtllm_backend v0.19.0 all_models/inflight_batcher_llm: preprocessing has dynamic_batching with
+    # preferred_batch_size [max_batch_size] and the queue delay; postprocessing has dynamic_batching {}.
+    serving = ServingInfo(max_queue_delay_microseconds=250, bls=True)
+    files = render_all(plan(serving=serving, max_batch_size=48))
+    pre = _parse(files["model_repository/preprocessing/config.pbtxt"])
+    post = _parse(files["model_repository/postprocessing/config.pbtxt"])
+    bls = _parse(files["model_repository/tensorrt_llm_bls/config.pbtxt"])
+    assert pre.HasField("dynamic_batching") and list(pre.dynamic_batching.preferred_batch_size) == [48]
+    assert pre.dynamic_batching.max_queue_delay_microseconds == 250
+    assert post.HasField("dynamic_batching") and not post.dynamic_batching.preferred_batch_size
+    assert not bls.HasField("dynamic_batching")  # NVIDIA's tensorrt_llm_bls has none either

@@ -178,19 +178,19 @@ MODELOPT_FP8 = {"producer": {"name": "modelopt", "version": "0.29.0"},
 def test_modelopt_checkpoint_is_planned_without_quant(tmp_path):
     spec = _load(tmp_path, QWEN3_8B, **{"hf_quant_config.json": MODELOPT_FP8})
     assert spec.checkpoint_quant.weights == "fp8" and spec.checkpoint_quant.kv_cache == "fp8"
-    plan = make_plan(model_path=str(tmp_path), gpus="h100x1", max_batch_size=8)
+    plan = make_plan(model_path=str(tmp_path), gpus="h100x1", max_batch_size=8, trtllm_version="1.2.1")
     assert (plan.quantization.weights, plan.quantization.kv_cache) == ("fp8", "fp8")
     assert plan.quantization.checkpoint.endswith("hf_quant_config.json") and plan.fits
-    bf16 = make_plan(model="qwen3-8b", gpus="h100x1", max_batch_size=8)
+    bf16 = make_plan(model="qwen3-8b", gpus="h100x1", max_batch_size=8, trtllm_version="1.2.1")
     # every decoder linear in FP8; embeddings and LM head stay BF16 (2 x 151936 x 4096 x 2 bytes)
     embed = 2 * 151936 * 4096 * 2
     w8, w16 = plan.memory.per_gpu[0].weights_bytes, bf16.memory.per_gpu[0].weights_bytes
     assert abs((w8 - embed) * 2 - (w16 - embed)) / (w16 - embed) < 0.001
     with pytest.raises(InputError, match="--quant int4_awq contradicts the checkpoint"):
-        make_plan(model_path=str(tmp_path), gpus="h100x1", quant="int4_awq")
+        make_plan(model_path=str(tmp_path), gpus="h100x1", quant="int4_awq", trtllm_version="1.2.1")
     # the KV dtype stays the user's to choose
     assert make_plan(model_path=str(tmp_path), gpus="h100x1", kv_cache_dtype="bf16",
-                     max_batch_size=8).quantization.kv_cache == "bf16"
+                     max_batch_size=8, trtllm_version="1.2.1").quantization.kv_cache == "bf16"
 
 
 def test_modelopt_nvfp4_leaves_excluded_modules_in_bf16(tmp_path):
@@ -202,8 +202,8 @@ def test_modelopt_nvfp4_leaves_excluded_modules_in_bf16(tmp_path):
     assert {lin.kind for lin in layer.linears} == {"experts"}
     assert tensors.total_params(spec) == 30_532_122_624  # folding linears into plain keeps the count
     with pytest.raises(InputError, match="b200|cannot run nvfp4"):
-        make_plan(model_path=str(tmp_path), gpus="h100x1")
-    assert make_plan(model_path=str(tmp_path), gpus="b200x1", max_batch_size=8).fits
+        make_plan(model_path=str(tmp_path), gpus="h100x1", trtllm_version="1.2.1")
+    assert make_plan(model_path=str(tmp_path), gpus="b200x1", max_batch_size=8, trtllm_version="1.2.1").fits
 
 
 def test_gpt_oss_config_quantization_config(tmp_path):
@@ -216,7 +216,8 @@ def test_gpt_oss_config_quantization_config(tmp_path):
     assert spec.checkpoint_quant.unquantized == ("attention", "router")
     # packed MXFP4 blocks are not parameters: the headers give the files' size, not a count
     assert load_local_model(str(tmp_path))[1] is None and spec.checkpoint_size_gib is not None
-    assert make_plan(model_path=str(tmp_path), gpus="h100x1", max_batch_size=4).quantization.weights == "mxfp4"
+    plan = make_plan(model_path=str(tmp_path), gpus="h100x1", max_batch_size=4, trtllm_version="1.2.1")
+    assert plan.quantization.weights == "mxfp4"
 
 
 @pytest.mark.parametrize("qc,weights,kv,kept", [

@@ -128,7 +128,7 @@ def test_mxfp4_bytes():
 
 
 def test_gpt_oss_120b_fits_one_h100_with_mxfp4_experts():
-    plan = make_plan("gpt-oss-120b", "h100x1")
+    plan = make_plan("gpt-oss-120b", "h100x1", trtllm_version="1.2.1")
     assert plan.fits and (plan.layout.tp, plan.layout.pp) == (1, 1)
     assert (plan.quantization.weights, plan.quantization.kv_cache) == ("mxfp4", "bf16")
     assert plan.quantization.unquantized == ["attention", "router"]
@@ -140,22 +140,22 @@ def test_gpt_oss_120b_fits_one_h100_with_mxfp4_experts():
 
 def test_mxfp4_needs_hopper_or_newer():
     with pytest.raises(InputError, match="a100-80gb .* cannot run mxfp4"):
-        make_plan("gpt-oss-20b", "a100-80gbx1")
-    assert make_plan("gpt-oss-20b", "h100x1", max_batch_size=4).fits
+        make_plan("gpt-oss-20b", "a100-80gbx1", trtllm_version="1.2.1")
+    assert make_plan("gpt-oss-20b", "h100x1", max_batch_size=4, trtllm_version="1.2.1").fits
 
 
 def test_quant_contradicting_the_checkpoint_is_an_error():
     with pytest.raises(InputError, match="--quant fp8 contradicts the checkpoint gpt-oss-120b, which is already "
                                          "quantized as mxfp4"):
-        make_plan("gpt-oss-120b", "h100x1", quant="fp8")
-    assert make_plan("gpt-oss-120b", "h100x1", quant="mxfp4").quantization.weights == "mxfp4"
+        make_plan("gpt-oss-120b", "h100x1", quant="fp8", trtllm_version="1.2.1")
+    assert make_plan("gpt-oss-120b", "h100x1", quant="mxfp4", trtllm_version="1.2.1").quantization.weights == "mxfp4"
 
 
 def test_fp8_block_checkpoints_plan_without_quant():
-    plan = make_plan("deepseek-r1", "h200x8", max_batch_size=8)
+    plan = make_plan("deepseek-r1", "h200x8", max_batch_size=8, trtllm_version="1.2.1")
     assert plan.quantization.weights == "fp8_block" and plan.fits
     assert plan.model.architecture == "deepseek_v3"
-    kimi = make_plan("kimi-k2", "h200x8", max_batch_size=8)
+    kimi = make_plan("kimi-k2", "h200x8", max_batch_size=8, trtllm_version="1.2.1")
     assert kimi.quantization.weights == "fp8_block"
 
 

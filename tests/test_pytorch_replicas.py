@@ -15,6 +15,7 @@ def test_readme_starts_every_replica_of_a_node_on_its_own_gpus_and_ports():
     readme = render_all(plan)["README.md"]
     assert "2 replicas" in readme
     assert "CUDA_VISIBLE_DEVICES=4,5,6,7" in readme and "HTTP_PORT=" in readme and "GRPC_PORT=" in readme
+    assert "SHM_PREFIX=" in readme  # its own Python-backend shared-memory names
 
 
 def test_one_replica_per_node_needs_no_second_launch():
@@ -46,7 +47,7 @@ def test_rank_script_takes_the_replica_ports_from_the_environment(tmp_path):
 
     default = args()
     assert {"--http-port=8000", "--grpc-port=8001", "--metrics-port=8002"} <= set(default)
-    second = args(HTTP_PORT="8010", GRPC_PORT="8011", METRICS_PORT="8012")
+    second = args(HTTP_PORT="8010", GRPC_PORT="8011", METRICS_PORT="8012", SHM_PREFIX="r1rank")  # as the README
     assert {"--http-port=8010", "--grpc-port=8011", "--metrics-port=8012"} <= set(second)
     # two servers on one host must not share Python-backend shared-memory region names
     shm = [a for a in default + second if "shm-region-prefix-name" in a]

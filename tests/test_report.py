@@ -306,7 +306,8 @@ def test_commands_come_from_the_generated_readme_in_order():
     assert steps[0].title == "Start the container"
     assert any("bash build.sh" in block for s in steps for block in s.commands)
     page = _page("llama-3.1-70b", "h100x8", "fp8")
-    assert page.index("docker run") < page.index("bash build.sh") < page.index("launch_triton_server.py")
+    # 4 replicas of TP 2 on the node: the README starts each with deploy/scripts/triton-rank.sh
+    assert page.index("docker run") < page.index("bash build.sh") < page.index("deploy/scripts/triton-rank.sh")
 
 
 def test_pytorch_flow_draws_its_cuda_graphs_and_its_own_steps():

@@ -6,6 +6,7 @@
 #
 # Run inside that container. TRTLLM_DIR is a checkout of NVIDIA/TensorRT-LLM at tag v0.19.0
 # (git clone --branch v0.19.0 https://github.com/NVIDIA/TensorRT-LLM).
+# Every command below is checked by the planner against TensorRT-LLM 0.19.0's own argument parsers.
 set -euo pipefail
 
 TRTLLM_DIR="${TRTLLM_DIR:-./TensorRT-LLM}"
@@ -13,17 +14,25 @@ HF_MODEL_DIR=${HF_MODEL_DIR:-./hf_model}
 CHECKPOINT_DIR=${CHECKPOINT_DIR:-./trtllm_checkpoint}
 ENGINE_DIR=${ENGINE_DIR:-./engines}
 
-if [ ! -f "$TRTLLM_DIR/examples/models/core/llama/convert_checkpoint.py" ]; then
-  echo "build.sh: $TRTLLM_DIR/examples/models/core/llama/convert_checkpoint.py not found; set TRTLLM_DIR to a TensorRT-LLM v0.19.0 checkout" >&2
+# Where convert_checkpoint.py for llama lives at v0.19.0 is not established
+# (see planner/data/trtllm/contract/0.19.0/convert-llama.yaml): look under both layouts.
+CONVERT_SCRIPT=""
+for candidate in "$TRTLLM_DIR/examples/models/core/llama/convert_checkpoint.py" "$TRTLLM_DIR/examples/llama/convert_checkpoint.py"; do
+  if [ -f "$candidate" ]; then CONVERT_SCRIPT="$candidate"; break; fi
+done
+if [ -z "$CONVERT_SCRIPT" ]; then
+  echo "build.sh: no convert_checkpoint.py for llama under $TRTLLM_DIR (looked for examples/models/core/llama/convert_checkpoint.py, examples/llama/convert_checkpoint.py); set TRTLLM_DIR to a TensorRT-LLM v0.19.0 checkout" >&2
   exit 1
 fi
+echo "build.sh: using $CONVERT_SCRIPT"
 if [ ! -d "$HF_MODEL_DIR" ]; then
   echo "build.sh: Hugging Face model directory $HF_MODEL_DIR not found (set HF_MODEL_DIR)" >&2
   exit 1
 fi
 
 # 1. Hugging Face weights -> TensorRT-LLM checkpoint (one file per rank, 16 ranks: TP 8 x PP 2)
-python3 "$TRTLLM_DIR/examples/models/core/llama/convert_checkpoint.py" \
+# convert_checkpoint.py: flags as declared by NVIDIA/TensorRT-LLM examples/models/core/llama/convert_checkpoint.py (368f8f2ade00)
+python3 "$CONVERT_SCRIPT" \
     --model_dir "$HF_MODEL_DIR" \
     --output_dir "$CHECKPOINT_DIR" \
     --dtype bfloat16 \
@@ -32,6 +41,7 @@ python3 "$TRTLLM_DIR/examples/models/core/llama/convert_checkpoint.py" \
     --workers 8
 
 # 2. Checkpoint -> engines (one per rank)
+# trtllm-build: flags as declared by NVIDIA/TensorRT-LLM tensorrt_llm/commands/build.py (008b2b8d23af)
 trtllm-build \
     --checkpoint_dir "$CHECKPOINT_DIR" \
     --output_dir "$ENGINE_DIR" \

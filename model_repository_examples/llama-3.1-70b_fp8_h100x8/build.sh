@@ -6,6 +6,7 @@
 #
 # Run inside that container. TRTLLM_DIR is a checkout of NVIDIA/TensorRT-LLM at tag v0.19.0
 # (git clone --branch v0.19.0 https://github.com/NVIDIA/TensorRT-LLM).
+# Every command below is checked by the planner against TensorRT-LLM 0.19.0's own argument parsers.
 set -euo pipefail
 
 TRTLLM_DIR="${TRTLLM_DIR:-./TensorRT-LLM}"
@@ -23,6 +24,7 @@ if [ ! -d "$HF_MODEL_DIR" ]; then
 fi
 
 # 1. Hugging Face weights -> TensorRT-LLM checkpoint (one file per rank, 2 ranks: TP 2 x PP 1)
+# quantize.py: flags as declared by NVIDIA/TensorRT-LLM examples/quantization/quantize.py (059c97c10c12)
 python3 "$TRTLLM_DIR/examples/quantization/quantize.py" \
     --model_dir "$HF_MODEL_DIR" \
     --output_dir "$CHECKPOINT_DIR" \
@@ -33,6 +35,7 @@ python3 "$TRTLLM_DIR/examples/quantization/quantize.py" \
     --pp_size 1
 
 # 2. Checkpoint -> engines (one per rank)
+# trtllm-build: flags as declared by NVIDIA/TensorRT-LLM tensorrt_llm/commands/build.py (008b2b8d23af)
 trtllm-build \
     --checkpoint_dir "$CHECKPOINT_DIR" \
     --output_dir "$ENGINE_DIR" \

@@ -1,7 +1,11 @@
 """build.sh: TensorRT-LLM checkpoint conversion (or ModelOpt quantization), then trtllm-build.
 
-Every flag comes from the plan and is checked against the pinned version's profile;
-every user string is shell-quoted by the template.
+Every command is written out literally, flag by flag, so an operator (and
+`engine_contract.check_build_script`) can read exactly what runs. Flags and choices come
+from the release's contract data (`planner/data/trtllm/contract/<version>/`): a flag the
+family's script lacks is never written, and the finished text is parsed against the
+release's argument parsers before it is returned. Every user string is shell-quoted by the
+template.
 """
 
 from __future__ import annotations
@@ -9,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.emit.templating import render
-from planner.errors import InputError, PlannerError
+from planner.engine_contract import ContractError, ReleaseContract, ScriptContract, check_build_script, load_contract
+from planner.engine_rules import CONVERT_KV_FLAGS, CONVERT_WEIGHT_ONLY, checkpoint_route, no_converter_reason
+from planner.errors import PlannerError
 from planner.plan import Plan
 from planner.target import Profile, load_profile
 
 DTYPE_NAMES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
-# Schemes ModelOpt's quantize.py produces (calibrated); the rest go through convert_checkpoint.py
-MODELOPT_SCHEMES = {"fp8", "int8_sq", "int4_awq", "w4a8_awq", "nvfp4"}
-WEIGHT_ONLY = {"int8_wo": "int8", "int4_wo": "int4"}
 # FP8 context FMHA needs an FP8 KV cache and FP8 activations
 FP8_ACTIVATION_SCHEMES = {"fp8", "nvfp4", "w4a8_awq"}
 
@@ -27,46 +30,77 @@ class Step:
 
     program: list[str]
     args: list[tuple[str, str | None]]
+    # The release contract of the engine-flow script it runs (None for the PyTorch flow's commands)
+    script: ScriptContract | None = None
+    # Where build.sh looks for the script when the release's layout is not established
+    candidates: tuple[str, ...] = ()
 
 
-def _check(flags, allowed, tool: str, version: str) -> None:
-    unknown = [f for f, _ in flags if f not in allowed]
+def _check(step: Step, version: str) -> None:
+    unknown = [f for f, _ in step.args if not step.script.accepts(f)]
     if unknown:  # a bug in this module: never write a flag the pinned release lacks
-        raise RuntimeError(f"{tool} flags {unknown} are unknown to TensorRT-LLM {version}")
+        raise RuntimeError(f"{step.script.script} flags {unknown} are unknown to TensorRT-LLM {version}")
 
 
-def checkpoint_step(plan: Plan, profile: Profile, script: str) -> Step:
-    q = plan.quantization
-    dtype = DTYPE_NAMES[q.activation_dtype]
-    layout = plan.layout
-    kv_quant = q.kv_cache in ("fp8", "int8")
-    if q.weights in MODELOPT_SCHEMES or kv_quant:
-        args: list[tuple[str, str | None]] = [
-            ("--model_dir", "$HF_MODEL_DIR"), ("--output_dir", "$CHECKPOINT_DIR"), ("--dtype", dtype),
-            ("--qformat", profile.quantize.qformats[q.weights]),
-        ]
-        if kv_quant:
-            args.append(("--kv_cache_dtype", q.kv_cache))
-        if q.weights in ("int4_awq", "w4a8_awq"):
-            args.append(("--awq_block_size", str(q.group_size or 128)))
-        args += [("--calib_size", "512"), ("--tp_size", str(layout.tp)), ("--pp_size", str(layout.pp))]
-        _check(args, profile.quantize.flags, "quantize.py", profile.version)
-        return Step(["python3", f"$TRTLLM_DIR/{profile.quantize.script}"], args)
-    args = [("--model_dir", "$HF_MODEL_DIR"), ("--output_dir", "$CHECKPOINT_DIR"), ("--dtype", dtype),
-            ("--tp_size", str(layout.tp)), ("--pp_size", str(layout.pp))]
-    if q.weights in WEIGHT_ONLY:
-        args += [("--use_weight_only", None), ("--weight_only_precision", WEIGHT_ONLY[q.weights])]
-    elif q.weights == "int4_gptq":
-        args += [("--use_weight_only", None), ("--weight_only_precision", "int4_gptq"), ("--per_group", None),
-                 ("--quant_ckpt_path", "$GPTQ_CHECKPOINT")]
+def _program(script: ScriptContract) -> tuple[list[str], tuple[str, ...]]:
+    if script.path_verified or len(script.paths) == 1:
+        return ["python3", f"$TRTLLM_DIR/{script.paths[0]}"], ()
+    return ["python3", "$CONVERT_SCRIPT"], tuple(script.paths)
+
+
+def quantize_step(plan: Plan, profile: Profile, contract: ReleaseContract) -> Step:
+    q, layout = plan.quantization, plan.layout
+    script = contract.script("quantize")
+    args: list[tuple[str, str | None]] = [
+        ("--model_dir", "$HF_MODEL_DIR"), ("--output_dir", "$CHECKPOINT_DIR"),
+        ("--dtype", DTYPE_NAMES[q.activation_dtype]), ("--qformat", profile.quantize.qformats[q.weights]),
+    ]
+    if q.kv_cache in CONVERT_KV_FLAGS:
+        args.append(("--kv_cache_dtype", q.kv_cache))
+    if q.weights in ("int4_awq", "w4a8_awq"):
+        args.append(("--awq_block_size", str(q.group_size or 128)))
+    args += [("--calib_size", "512"), ("--tp_size", str(layout.tp)), ("--pp_size", str(layout.pp))]
+    return Step(["python3", f"$TRTLLM_DIR/{script.paths[0]}"], args, script)
+
+
+def convert_step(plan: Plan, script: ScriptContract) -> Step:
+    """The family's convert_checkpoint.py, with only the flags that script declares."""
+    q, layout = plan.quantization, plan.layout
+    args: list[tuple[str, str | None]] = []
+    if script.accepts("--ckpt-type"):  # Gemma: no default, and a Hugging Face checkpoint is "hf"
+        args.append(("--ckpt-type", "hf"))
+    # Each flag under the script's own first spelling (Gemma: --model-dir, --output-model-dir)
+    args += [(_spelling(script, "--model_dir"), "$HF_MODEL_DIR"),
+             (_spelling(script, "--output_dir"), "$CHECKPOINT_DIR"), ("--dtype", DTYPE_NAMES[q.activation_dtype])]
+    if script.accepts("--tp_size"):
+        args.append(("--tp_size", str(layout.tp)))
+    else:  # Gemma: tensor parallelism only, as --world-size
+        args.append(("--world-size", str(layout.tp)))
+    if script.accepts("--pp_size"):
+        args.append(("--pp_size", str(layout.pp)))
+    precision = CONVERT_WEIGHT_ONLY.get(q.weights)
+    if precision:
+        args += [("--use_weight_only", None), ("--weight_only_precision", precision)]
+    if q.weights == "int4_gptq":
+        args.append(("--per_group", None))
+        if script.accepts("--quant_ckpt_path"):  # LLaMA reads the GPTQ tensors from a separate file
+            args.append(("--quant_ckpt_path", "$GPTQ_CHECKPOINT"))
+    if q.kv_cache in CONVERT_KV_FLAGS:
+        args.append((CONVERT_KV_FLAGS[q.kv_cache], None))
     if plan.runtime.use_parallel_embedding:
         args.append(("--use_parallel_embedding", None))
-    args.append(("--workers", str(min(layout.tp * layout.pp, plan.fleet.gpus_per_node))))
-    _check(args, profile.convert.flags, "convert_checkpoint.py", profile.version)
-    return Step(["python3", f"$TRTLLM_DIR/{script}"], args)
+    if script.accepts("--workers"):
+        args.append(("--workers", str(min(layout.tp * layout.pp, plan.fleet.gpus_per_node))))
+    program, candidates = _program(script)
+    return Step(program, args, script, candidates)
 
 
-def build_step(plan: Plan, profile: Profile) -> Step:
+def _spelling(script: ScriptContract, name: str) -> str:
+    flag = script.flag(name)
+    return flag.names[0] if flag else name
+
+
+def build_step(plan: Plan, contract: ReleaseContract) -> Step:
     w, q, layout = plan.workload, plan.quantization, plan.layout
     fp8_fmha = q.kv_cache == "fp8" and q.weights in FP8_ACTIVATION_SCHEMES
     args: list[tuple[str, str | None]] = [
@@ -87,22 +121,46 @@ def build_step(plan: Plan, profile: Profile) -> Step:
         ("--use_fp8_context_fmha", "enable" if fp8_fmha else "disable"),
         ("--workers", str(min(layout.tp * layout.pp, plan.fleet.gpus_per_node))),
     ]
-    _check(args, profile.build.flags, profile.build.command, profile.version)
-    return Step([profile.build.command], args)
+    return Step(["trtllm-build"], args, contract.script("trtllm-build"))
 
 
 def emit_build_script(plan: Plan) -> dict[str, str]:
     if plan.layout is None:
         raise PlannerError("the plan has no layout (nothing fits), so there is no engine to build", 3)
-    profile = load_profile(plan.target.trtllm_version)
-    try:
-        script = profile.convert_script(plan.model.architecture)
-        unsupported = None
-    except InputError as exc:
-        script, unsupported = None, exc.message
-    steps = [] if unsupported else [checkpoint_step(plan, profile, script), build_step(plan, profile)]
+    version = plan.target.trtllm_version
+    profile = load_profile(version)
+    contract = load_contract(version)
+    if contract is None:
+        raise PlannerError(f"no engine-flow contract data for TensorRT-LLM {version}", 1)
+    unsupported = no_converter_reason(_family(plan), version)
+    steps: list[Step] = []
+    converter = contract.converter(plan.model.architecture)
+    if not unsupported:
+        route = checkpoint_route(plan.quantization.weights, plan.quantization.kv_cache)
+        first = quantize_step(plan, profile, contract) if route == "quantize" else convert_step(plan, converter)
+        steps = [first, build_step(plan, contract)]
+        for step in steps:
+            _check(step, version)
+    gptq = plan.quantization.weights == "int4_gptq" and not unsupported
     text = render(
-        "build.sh.j2", plan=plan, profile=profile, steps=steps, convert_script=script,
-        unsupported=unsupported, needs_gptq=plan.quantization.weights == "int4_gptq",
+        "build.sh.j2", plan=plan, profile=profile, contract=contract, steps=steps, unsupported=unsupported,
+        gptq_file=gptq and steps[0].script.accepts("--quant_ckpt_path"),
+        gptq_in_model_dir=gptq and not steps[0].script.accepts("--quant_ckpt_path"),
     )
+    if steps:
+        try:
+            check_build_script(text, contract)
+        except ContractError as exc:  # a bug here: the text must parse against the release it targets
+            raise RuntimeError(f"build.sh does not parse against TensorRT-LLM {version}: {exc}") from exc
     return {"build.sh": text}
+
+
+def _family(plan: Plan):
+    """The little of the plan's model that the contract rules read (they take a ModelSpec-like value)."""
+    return _Family(plan.model.name, plan.model.architecture)
+
+
+@dataclass(frozen=True)
+class _Family:
+    name: str
+    architecture: str

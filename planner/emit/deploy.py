@@ -67,6 +67,50 @@ VOLUME_MARGIN_NUM, VOLUME_MARGIN_DEN = 11, 10
 VOLUME_EXTRA_BYTES = 10 * GIB
 
 
+# Several replicas on one host each need their own ports and GPUs: replica r listens on the
+# default ports plus r * REPLICA_PORT_STRIDE and uses GPUs r*world .. r*world+world-1.
+REPLICA_PORT_STRIDE = 10
+
+
+@dataclass(frozen=True)
+class ReplicaSlot:
+    """One replica's share of a host: its GPUs, its ports, its Python-backend shared-memory prefix."""
+
+    index: int
+    gpus: tuple[int, ...]
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def gpu_list(self) -> str:
+        return ",".join(str(g) for g in self.gpus)
+
+    @property
+    def shm_prefix(self) -> str:
+        # triton-rank.sh appends "<rank>_"; distinct per replica so that servers sharing a host's
+        # /dev/shm never open each other's regions (launch_triton_server.py gives every launch prefix<rank>_)
+        return f"r{self.index}rank"
+
+
+def replica_slots(plan: Plan) -> list[ReplicaSlot]:
+    """The replicas one host runs: as many disjoint GPU groups of one replica's size as the node holds.
+
+    A replica larger than a node runs one per set of nodes (a single slot on each host).
+    """
+    lay = plan.layout
+    world = lay.tp * lay.pp
+    per_host = max(1, plan.fleet.gpus_per_node // world) if lay.nodes_per_replica == 1 else 1
+    if lay.replicas:
+        per_host = min(per_host, lay.replicas)
+    return [
+        ReplicaSlot(i, tuple(range(i * world, (i + 1) * world)) if lay.nodes_per_replica == 1 else (),
+                    HTTP_PORT + i * REPLICA_PORT_STRIDE, GRPC_PORT + i * REPLICA_PORT_STRIDE,
+                    METRICS_PORT + i * REPLICA_PORT_STRIDE)
+        for i in range(per_host)
+    ]
+
+
 def resource_name(model_name: str) -> str:
     """A DNS-1035 label for the Kubernetes objects of one model: `triton-<slug>`.
 
@@ -182,7 +226,6 @@ def context(plan: Plan, image: str | None = None) -> dict[str, Any]:
         "world_size": place.world_size,
         "multi_node": place.pods > 1,
         # replicas Compose starts on one host: a node holds gpus_per_node // world_size of them
-        "host_replicas": max(1, min(lay.replicas, plan.fleet.gpus_per_node // place.world_size)),
         "pods": place.pods,
         "leader_gpus": place.leader_gpus,
         "worker_gpus": place.worker_gpus,
@@ -198,6 +241,7 @@ def context(plan: Plan, image: str | None = None) -> dict[str, Any]:
         "tokenizer_dir": Untrusted(serving.tokenizer_dir),
         "trtllm_model": TRTLLM_MODEL,
         "scripts_dir": SCRIPTS_DIR,
+        "slots": replica_slots(plan),
     }
 
 

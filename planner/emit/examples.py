@@ -20,6 +20,9 @@ EXAMPLES: dict[str, dict] = {
     "llama-3.1-8b_l40sx1": {"model": "llama-3.1-8b", "gpus": "l40sx1", **ENGINE_0_19},
     "llama-3.1-70b_fp8_h100x8": {"model": "llama-3.1-70b", "gpus": "h100x8", "quant": "fp8", **ENGINE_0_19},
     "llama-3.1-405b_2xh100x8": {"model": "llama-3.1-405b", "gpus": "2xh100x8", **ENGINE_0_19},
+    # engine flow on TensorRT-LLM 1.2.1: Gemma's own converter flags (--ckpt-type hf, --world-size, no PP)
+    "engine-1.2.1_gemma-2-27b_h100x2": {"model": "gemma-2-27b", "gpus": "h100x2", "tp": 2, "flow": "engine",
+                                        "trtllm_version": "1.2.1"},
     # PyTorch flow (the default target: TensorRT-LLM 1.2.1's LLM API, the llmapi repository)
     "pytorch_llama-3.1-70b_h100x8": {"model": "llama-3.1-70b", "gpus": "h100x8"},
     "pytorch_llama-3.1-8b_fp8_h100x1": {"model": "llama-3.1-8b", "gpus": "h100x1", "quant": "fp8",

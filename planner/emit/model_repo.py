@@ -58,11 +58,13 @@ def tensorrt_llm_parameters(plan: Plan, profile: Profile) -> list[tuple[str, str
 
 
 def _python_model(plan: Plan, name: str, description: str, io, parameters, instances: int,
-                  decoupled: bool | None) -> dict[str, str]:
+                  decoupled: bool | None, batching: str | None = None) -> dict[str, str]:
+    """batching: "preferred" (batch up to max_batch_size within the queue delay), "default"
+    (dynamic_batching {}), or None (no dynamic batching, as NVIDIA's tensorrt_llm_bls)."""
     return {
         f"{ROOT}/{name}/config.pbtxt": render(
             "model_repository/python_model.pbtxt.j2", plan=plan, name=name, description=description, io=io,
-            parameters=parameters, instances=instances, decoupled=decoupled,
+            parameters=parameters, instances=instances, decoupled=decoupled, batching=batching,
         ),
         f"{ROOT}/{name}/1/model.py": python_model_source(name),
     }
@@ -84,12 +86,12 @@ def emit_model_repository(plan: Plan) -> dict[str, str]:
     files.update(_python_model(
         plan, "preprocessing", "preprocessing: text to token ids (Python backend)", tri.preprocessing,
         [("tokenizer_dir", serving.tokenizer_dir), ("add_special_tokens", "true")],
-        serving.preprocessing_instances, None,
+        serving.preprocessing_instances, None, batching="preferred",
     ))
     files.update(_python_model(
         plan, "postprocessing", "postprocessing: token ids to text (Python backend)", tri.postprocessing,
         [("tokenizer_dir", serving.tokenizer_dir), ("skip_special_tokens", "true")],
-        serving.postprocessing_instances, None,
+        serving.postprocessing_instances, None, batching="default",
     ))
     files[f"{ROOT}/ensemble/config.pbtxt"] = render(
         "model_repository/ensemble.pbtxt.j2", plan=plan, ens=tri.ensemble,

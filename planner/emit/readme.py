@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.emit.deploy import replica_slots
 from planner.emit.templating import render
 from planner.errors import PlannerError
 from planner.plan import Plan
@@ -16,6 +17,6 @@ def emit_readme(plan: Plan) -> dict[str, str]:
     return {"README.md": render(
         "README.md.j2", plan=plan, profile=profile, world_size=world_size,
         multi_node=world_size > plan.fleet.gpus_per_node,
-        supported=profile.supports(plan.model.architecture),
+        supported=profile.supports(plan.model.architecture), slots=replica_slots(plan),
         gib=lambda b: f"{b / (1 << 30):.1f}",
     )}

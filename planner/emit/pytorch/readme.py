@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.emit.deploy import replica_slots
 from planner.emit.pytorch.build_script import OPTIONS_FILE, native_scheme, needs_ptq
 from planner.emit.pytorch.llm_args import model_path, pytorch_spec
 from planner.emit.templating import render
@@ -17,5 +18,5 @@ def emit_readme(plan: Plan) -> dict[str, str]:
     return {"README.md": render(
         "pytorch/README.md.j2", plan=plan, profile=profile, spec=spec, world_size=world_size,
         multi_node=world_size > plan.fleet.gpus_per_node, ptq=needs_ptq(plan), native=native_scheme(plan),
-        model_dir=model_path(plan), options_file=OPTIONS_FILE,
+        model_dir=model_path(plan), options_file=OPTIONS_FILE, slots=replica_slots(plan),
     )}

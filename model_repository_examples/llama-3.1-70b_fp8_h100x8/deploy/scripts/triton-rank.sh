@@ -6,18 +6,24 @@
 # ranks wait inside the backend for rank 0) and open no ports, as in Triton's multi-node
 # Kubernetes tutorial (TensorRT-LLM_Multi-Node_Distributed_Models, server.py).
 # Expects DATA_DIR and MODEL_REPO in the environment (TRITONSERVER overrides the binary).
+# Several replicas on one host set HTTP_PORT, GRPC_PORT, METRICS_PORT and SHM_PREFIX per replica
+# (and their own GPUs): deploy/docker/compose.yaml and the README's bare-metal commands do.
 set -euo pipefail
 rank="${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${SLURM_PROCID:-0}}}"
+http_port="${HTTP_PORT:-8000}"
+grpc_port="${GRPC_PORT:-8001}"
+metrics_port="${METRICS_PORT:-8002}"
+shm_prefix="${SHM_PREFIX:-prefix}"
 # config.pbtxt names the engine and tokenizer directories relative to the output directory.
 cd "$DATA_DIR"
 args=(
   "--model-repository=$MODEL_REPO"
-  --http-port=8000
-  --grpc-port=8001
-  --metrics-port=8002
+  "--http-port=$http_port"
+  "--grpc-port=$grpc_port"
+  "--metrics-port=$metrics_port"
   --disable-auto-complete-config
   # each rank's Python backend stubs need their own shared-memory region names
-  "--backend-config=python,shm-region-prefix-name=prefix${rank}_"
+  "--backend-config=python,shm-region-prefix-name=${shm_prefix}${rank}_"
 )
 if [ "$rank" != 0 ]; then
   args+=(

@@ -6,6 +6,8 @@
 # No --disable-auto-complete-config: the model's auto-complete applies model.yaml's triton_config.
 # Expects DATA_DIR and MODEL_REPO in the environment (TRITONSERVER overrides the binary,
 # LLMAPI_MODEL_CODE the directory of the llmapi model code).
+# Several replicas on one host set HTTP_PORT, GRPC_PORT, METRICS_PORT and SHM_PREFIX per replica
+# (deploy/docker/compose.yaml does).
 set -euo pipefail
 rank="${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${SLURM_PROCID:-0}}}"
 # model.yaml names the checkpoint relative to the output directory.
@@ -20,12 +22,10 @@ cp "$code/model.py" "$run_repo/tensorrt_llm/1/model.py"
 cp "$code/helpers.py" "$run_repo/tensorrt_llm/1/helpers.py"
 args=(
   "--model-repository=$run_repo"
-  # HTTP_PORT, GRPC_PORT, METRICS_PORT: a second replica on the same host needs its own ports
   "--http-port=${HTTP_PORT:-8000}"
   "--grpc-port=${GRPC_PORT:-8001}"
   "--metrics-port=${METRICS_PORT:-8002}"
-  # each rank's Python backend stubs need their own shared-memory region names, on this host's /dev/shm
-  # also apart from another replica's (told apart by its HTTP port)
-  "--backend-config=python,shm-region-prefix-name=prefix${rank}_${HTTP_PORT:+${HTTP_PORT}_}"
+  # each rank's Python backend stubs need their own shared-memory region names
+  "--backend-config=python,shm-region-prefix-name=${SHM_PREFIX:-prefix}${rank}_"
 )
 exec trtllm-llmapi-launch "${TRITONSERVER:-/opt/tritonserver/bin/tritonserver}" "${args[@]}"
