@@ -333,3 +333,12 @@ def test_impossible_forced_ep_is_bad_input():
         make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", tp=8, ep=3)
     with pytest.raises(InputError, match="EP 512 cannot run deepseek-v3"):
         make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", ep=512)
+
+
+def test_readme_says_the_kv_pool_is_per_rank_under_attention_dp():
+    from planner.emit import render_all
+
+    plan = make_plan("deepseek-v3", "h200x8", quant="fp8", tp=8, ep=8, attention_dp=True)
+    line = next(x for x in render_all(plan)["README.md"].splitlines() if x.startswith("| KV cache"))
+    assert f"{plan.kv_cache.max_tokens} tokens per attention-DP rank" in line
+    assert f"{plan.kv_cache.max_concurrent_sequences} full-length sequences at once in the replica" in line
