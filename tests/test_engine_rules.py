@@ -177,3 +177,14 @@ def test_deepseek_v2_converter_has_no_weight_only_quantization():
     spec = catalog.get_model("llama-3.1-8b").model_copy(update={"name": "dsv2-lite", "architecture": "deepseek_v2"})
     assert converter_reason(spec, "bf16", "bf16", "1.2.1") is None
     assert "has no weight-only precision int8 (it offers: none)" in converter_reason(spec, "int8_wo", "bf16", "1.2.1")
+
+
+@pytest.mark.parametrize("kv", ["bf16", "fp8", "int8"])
+@pytest.mark.parametrize("weights", ["bf16", "fp8", "int8_wo", "int4_awq", "int4_gptq", "int8_sq"])
+def test_memory_embedding_follows_the_script_build_sh_runs(weights, kv):
+    # GPTQ weights convert with the family's converter even with a quantized KV cache; the memory
+    # model used to send them through quantize.py (sharded embedding) while build.sh converted them
+    plan = make_plan("llama-3.1-8b", "h100x2", quant=weights, kv_cache_dtype=kv, flow="engine",
+                     trtllm_version="1.2.1", tp=2)
+    script = {"quantize": "quantize.py", "convert": "convert_checkpoint.py"}[checkpoint_route(weights, kv)]
+    assert plan.memory.embedding.path == script

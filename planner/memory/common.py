@@ -11,6 +11,7 @@ from functools import lru_cache
 from operator import attrgetter
 
 from planner import kvcache, tensors
+from planner.engine_rules import checkpoint_route
 from planner.quant import DTYPE_BYTES, SCHEMES, activation_dtype, linear_bytes
 from planner.specs import GpuSpec, ModelSpec, RuntimeProfile, Workload
 
@@ -244,9 +245,8 @@ def kv_pool(free_bytes: int, bytes_per_token: int, runtime: RuntimeProfile) -> t
 # - PyTorch flow: the LLM API's models build the embedding vocabulary-parallel across TP
 #   (tensorrt_llm/_torch/modules/embedding.py); measured 4.32 GiB per rank at TP 2 against 8.55 GiB at
 #   TP 1 for Llama-3.1-8B FP8 (W4_tp2.txt, W0_nvidia_exact.txt), which a replicated table cannot give.
-# The schemes quantize.py produces mirror planner/emit/build_script.py (ModelOpt path); an FP8 or INT8
-# KV cache also goes through quantize.py.
-QUANTIZE_PATH_SCHEMES = frozenset({"fp8", "int8_sq", "int4_awq", "w4a8_awq", "nvfp4"})
+# Which script makes the checkpoint is build.sh's rule (engine_rules.checkpoint_route), read here so
+# that the memory model follows the commands the plan emits.
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ def embedding_placement(runtime: RuntimeProfile, weights: str, kv_dtype: str, mo
             return EmbeddingPlacement("pytorch", False, f"{model.architecture}: the PyTorch model class builds the "
                                                         "embedding without TP (modeling_deepseekv3.py)")
         return EmbeddingPlacement("pytorch", True, "LLM API PyTorch models: vocabulary-parallel embedding")
-    if weights in QUANTIZE_PATH_SCHEMES or kv_dtype in ("fp8", "int8"):
+    if checkpoint_route(weights, kv_dtype) == "quantize":
         return EmbeddingPlacement("quantize.py", True,
                                   "ModelOpt export writes use_parallel_embedding: true, embedding_sharding_dim: 0")
     if runtime.use_parallel_embedding:
