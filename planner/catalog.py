@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import difflib
 from functools import lru_cache
-from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from planner import package_data
 from planner.errors import InputError
 from planner.specs import GpuSpec, ModelSpec
-from planner.yamlio import load_yaml
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = package_data.DATA
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -23,8 +22,7 @@ def normalize(name: str) -> str:
 
 
 def _load(filename: str, key: str, cls: type[T]) -> tuple[T, ...]:
-    with open(DATA_DIR / filename, encoding="utf-8") as fh:
-        raw = load_yaml(fh)
+    raw = package_data.load(filename)
     try:
         return tuple(cls.model_validate(entry) for entry in raw[key])
     except ValidationError as exc:  # a broken catalog is a bug, not user input

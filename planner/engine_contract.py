@@ -11,20 +11,19 @@ converter). Every entry names the repository, commit and file it was read from.
 line can be checked against the release it targets without that release installed.
 """
 
-from __future__ import annotations
 
 import argparse
 import functools
 import shlex
-from importlib import resources
 
 from pydantic import BaseModel, ConfigDict
 
-from planner.yamlio import load_yaml
+from planner import package_data
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # built on first use: a plan asks the contract only which families have a converter
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Source(_Frozen):
@@ -132,11 +131,24 @@ class ReleaseContract(_Frozen):
 
 
 def _contract_dir():
-    return resources.files("planner").joinpath("data", "trtllm", "contract")
+    return package_data.path("trtllm", "contract")
 
 
 def contract_versions() -> list[str]:
     return sorted(d.name for d in _contract_dir().iterdir() if d.is_dir())
+
+
+@functools.cache
+def converter_families(version: str) -> frozenset[str] | None:
+    """The families some convert_checkpoint.py of the release converts (what
+    `load_contract(version).converter(family)` finds), or None without contract data. Read from
+    the data without building the whole contract: every plan asks it to choose its flow."""
+    if version not in contract_versions():
+        return None
+    folder = _contract_dir().joinpath(version)
+    names = sorted(f.name for f in folder.iterdir() if f.name.startswith("convert-") and f.name.endswith(".yaml"))
+    return frozenset(family for name in names
+                     for family in package_data.load("trtllm", "contract", version, name).get("families", ()))
 
 
 @functools.cache
@@ -150,7 +162,7 @@ def load_contract(version: str) -> ReleaseContract | None:
     for f in sorted(folder.iterdir(), key=lambda p: p.name):
         if not f.name.endswith(".yaml"):
             continue
-        data = load_yaml(f.read_text(encoding="utf-8"))
+        data = package_data.load("trtllm", "contract", version, f.name)
         try:
             if f.name == "release.yaml":
                 release = data

@@ -8,16 +8,14 @@ its `inflight_batcher_llm` repository declare. Emitters read the profile so that
 flag the pinned release lacks is ever written.
 """
 
-from __future__ import annotations
 
 import functools
-from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from planner import package_data
 from planner.errors import InputError
-from planner.yamlio import load_yaml
 
 DEFAULT_TRTLLM_VERSION = "1.2.1"
 FLOWS = ("pytorch", "engine")
@@ -190,17 +188,16 @@ class Profile(_Frozen):
     def supports(self, architecture: str) -> bool:
         """Whether the engine flow can convert this family: the release's contract data decides
         (planner/data/trtllm/contract/<version>/); the profile's own list where there is none."""
-        from planner.engine_contract import load_contract
+        from planner.engine_contract import converter_families
 
-        contract = load_contract(self.version)
-        if contract is not None:
-            return contract.converter(architecture) is not None
+        families = converter_families(self.version)
+        if families is not None:
+            return architecture.lower() in families
         return architecture.lower() in self.convert.scripts
 
 
 def _data_dir():
-    # planner/data is package data of `planner`, not a package of its own
-    return resources.files("planner").joinpath("data", "trtllm")
+    return package_data.path("trtllm")
 
 
 def available_versions() -> list[str]:
@@ -225,8 +222,7 @@ def load_profile(version: str = DEFAULT_TRTLLM_VERSION) -> Profile:
         raise InputError(
             f"unknown TensorRT-LLM version {version!r}; available: {', '.join(versions)}"
         )
-    text = _data_dir().joinpath(f"{version}.yaml").read_text(encoding="utf-8")
-    data = load_yaml(text)
+    data = package_data.load("trtllm", f"{version}.yaml")
     try:
         return Profile.model_validate(data)
     except ValueError as exc:  # a broken data file is a bug in the package, not user input

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from planner import catalog
 from planner.specs import RuntimeProfile, Workload
+
+_CACHE = tempfile.mkdtemp(prefix="planner-cache-")
+
+
+def pytest_configure(config):
+    # the parsed package data goes to a cache of the run's own (subprocesses inherit it), not ~/.cache
+    os.environ["PLANNER_CACHE_DIR"] = _CACHE
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

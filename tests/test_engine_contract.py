@@ -22,6 +22,7 @@ from planner.engine_contract import (
     check_build_script,
     check_commands,
     contract_versions,
+    converter_families,
     load_contract,
 )
 from planner.errors import InputError
@@ -256,3 +257,13 @@ def emit_readme_for(model, version):
     from planner.emit.readme import emit_readme
 
     return emit_readme(make_plan(model, gpus="h100x1", trtllm_version=version, flow="engine"))["README.md"]
+
+
+def test_the_families_index_agrees_with_the_contract():
+    # choose_flow reads the index without building the contract; both must name the same families
+    for version in contract_versions():
+        contract = load_contract(version)
+        expected = {f for s in contract.scripts.values() for f in s.families}
+        assert converter_families(version) == expected
+        assert all(contract.converter(f) is not None for f in expected)
+    assert converter_families("0.0.1") is None

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from pathlib import Path
 
-from planner.yamlio import load_yaml
+from planner import package_data
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "perf.yaml"
+DATA = package_data.path("perf.yaml")
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,7 @@ class Factors:
 
 @lru_cache(maxsize=1)
 def factors() -> Factors:
-    with open(DATA, encoding="utf-8") as fh:
-        raw = load_yaml(fh)["factors"]
+    raw = package_data.load("perf.yaml")["factors"]
     names = {f.name for f in fields(Factors)}
     missing = names - raw.keys()
     if missing:  # a broken data file is a bug, not user input
