@@ -1,23 +1,35 @@
-"""Timings of the planner: the cold command and a sweep of the catalogs through the Python API.
+"""Timings of the planner: the cold command and sweeps of the catalogs through the Python API.
 
-    python benchmarks/bench_plan.py [--runs N]
+    python benchmarks/bench_plan.py [--runs N] [--no-sweep | --sweep catalog|quantizations]
 
-Prints the median and worst wall time of `planner plan` as a fresh process, and the time to
-plan every catalog model on every catalog GPU (one node) under every quantization the GPU runs,
-each plan with its performance figures. Beside each wall time, the CPU time (user + sys) the work
-took: on a shared, loaded machine the wall time counts the waits for a core, the CPU time does not.
+The cold command is `planner plan llama-3.1-70b --gpus h100x8` as a fresh process, run as an
+installed planner runs: its bytecode compiled (pip compiles a wheel's modules; the benchmark runs
+compileall on the package, as PYTHONDONTWRITEBYTECODE may be set) and the parsed package data
+cached (planner.package_data; the first run of a new version fills the cache, and its time is
+printed apart). Beside each wall time, the CPU time (user + sys): on a shared, loaded machine the
+wall time counts the waits for a core, the CPU time does not.
+
+Two sweeps, each plan with its performance figures:
+- the catalog: every catalog model on one node of every catalog GPU, as `planner plan MODEL
+  --gpus GPUxN` plans it (the checkpoint's own precision, or what the GPU runs instead);
+- the catalog × quantizations: the same under every weight quantization the GPU runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _children_cpu() -> float:
@@ -25,19 +37,19 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def cold_command(argv: list[str], runs: int) -> tuple[list[float], list[float]]:
+def cold_command(argv: list[str], runs: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
     """(wall times, CPU times) of `runs` fresh processes."""
     walls, cpus = [], []
     for _ in range(runs):
         cpu = _children_cpu()
         start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
         walls.append(time.perf_counter() - start)
         cpus.append(_children_cpu() - cpu)
     return walls, cpus
 
 
-def sweep() -> tuple[int, int, float, float]:
+def sweep(quantizations: bool) -> tuple[int, int, float, float]:
     from planner import catalog
     from planner.api import make_plan
     from planner.errors import InputError
@@ -48,7 +60,7 @@ def sweep() -> tuple[int, int, float, float]:
     for model in catalog.models():
         for gpu in catalog.gpus():
             fleet = f"{gpu.name}x{gpu.gpus_per_node}"
-            for quant in WEIGHT_SCHEMES:
+            for quant in WEIGHT_SCHEMES if quantizations else (None,):
                 try:
                     plan = make_plan(model.name, fleet, quant=quant)
                 except InputError:  # a scheme the GPU cannot run, a context too short, ...
@@ -58,21 +70,43 @@ def sweep() -> tuple[int, int, float, float]:
     return plans, fits, time.perf_counter() - start, time.process_time() - cpu
 
 
+def _ms(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.0f} ms, worst {max(values) * 1000:.0f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--no-sweep", action="store_true", help="time the cold command only")
+    parser.add_argument("--sweep", choices=("catalog", "quantizations"), help="run one sweep only")
     args = parser.parse_args()
+    if args.sweep:
+        report_sweep(args.sweep)
+        return
+    compileall.compile_dir(ROOT / "planner", quiet=1)
     exe = shutil.which("planner", path=os.path.dirname(sys.executable)) or "planner"
-    for fmt in ("table", "json"):
-        argv = [exe, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--format", fmt]
-        walls, cpus = cold_command(argv, args.runs)
-        print(f"cold `planner plan llama-3.1-70b --gpus h100x8 --format {fmt}`: "
-              f"median {statistics.median(walls) * 1000:.0f} ms, worst {max(walls) * 1000:.0f} ms wall; "
-              f"median {statistics.median(cpus) * 1000:.0f} ms CPU (user + sys) over {args.runs} runs")
-    plans, fits, seconds, cpu = sweep()
-    print(f"sweep: {plans} plans (every model × GPU node × quantization the GPU runs, with performance), "
-          f"{fits} fit, {seconds:.2f} s wall, {cpu:.2f} s CPU, {seconds / max(plans, 1) * 1000:.2f} ms per plan")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "PLANNER_CACHE_DIR": cache}
+        for fmt in ("table", "json"):
+            argv = [exe, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--format", fmt]
+            if fmt == "table":
+                first, _ = cold_command(argv, 1, env)
+                print(f"first run (empty package-data cache), table: {first[0] * 1000:.0f} ms wall")
+            walls, cpus = cold_command(argv, args.runs, env)
+            print(f"cold `planner plan llama-3.1-70b --gpus h100x8 --format {fmt}`: {_ms(walls)} wall; "
+                  f"{_ms(cpus)} CPU (user + sys) over {args.runs} runs")
+    if args.no_sweep:
+        return
+    for what in ("catalog", "quantizations"):  # each in a fresh process: no cache warmed by the other
+        subprocess.run([sys.executable, __file__, "--sweep", what], check=True)
 
+
+def report_sweep(what: str) -> None:
+    plans, fits, seconds, cpu = sweep(what == "quantizations")
+    label = {"catalog": "every model × GPU node",
+             "quantizations": "every model × GPU node × quantization the GPU runs"}[what]
+    print(f"sweep: {plans} plans ({label}, with performance), {fits} fit, {seconds:.2f} s wall, "
+          f"{cpu:.2f} s CPU, {seconds / max(plans, 1) * 1000:.2f} ms per plan")
 
 if __name__ == "__main__":
     main()

@@ -17,9 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import click
+from planner.startup import skip_pydantic_plugin_discovery
 
-from planner.errors import (
+skip_pydantic_plugin_discovery()  # before pydantic is first imported
+
+import click  # noqa: E402
+
+from planner.errors import (  # noqa: E402
     EXIT_BAD_INPUT,
     EXIT_BUG,
     EXIT_INTERRUPTED,

@@ -14,10 +14,14 @@ rules and the emitted commands cannot disagree.
 
 from __future__ import annotations
 
-from planner.engine_contract import ReleaseContract, ScriptContract, load_contract
+from typing import TYPE_CHECKING
+
 from planner.errors import InputError
 from planner.quant import KV_MIN_CC
 from planner.specs import GpuSpec, ModelSpec
+
+if TYPE_CHECKING:  # the contract is read only when an engine-flow plan needs it
+    from planner.engine_contract import ReleaseContract, ScriptContract
 
 # Weight schemes ModelOpt's quantize.py calibrates and exports; the rest go through the
 # family's convert_checkpoint.py.
@@ -31,6 +35,8 @@ SIXTEEN_BIT = ("fp32", "fp16", "bf16")  # unquantized: convert_checkpoint.py --d
 
 
 def contract(version: str) -> ReleaseContract | None:
+    from planner.engine_contract import load_contract
+
     return load_contract(version)
 
 

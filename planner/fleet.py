@@ -1,6 +1,5 @@
 """Fleet syntax: `h100x8` (one node of 8), `2xh100x8` (two nodes of 8), `l4` (one GPU), or a YAML file."""
 
-from __future__ import annotations
 
 import re
 from pathlib import Path
@@ -11,7 +10,6 @@ from planner import safeio
 from planner.catalog import get_gpu
 from planner.errors import InputError
 from planner.specs import Fleet
-from planner.yamlio import load_user_yaml
 
 # Bounds far above any real system, so that a typo or a hostile number cannot make the layout
 # search run for hours: the largest NVLink domain announced is 576 GPUs (Vera Rubin NVL576), the
@@ -27,7 +25,7 @@ _FLEET_RE = re.compile(r"^(?:(?P<nodes>\d{1,12})\s*x\s*)?(?P<gpu>.+?)(?:\s*x\s*(
 
 
 class _FleetFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when a fleet file is read
 
     gpu: StrictStr
     gpus_per_node: StrictInt | None = Field(None, gt=0, le=MAX_GPUS_PER_NODE)
@@ -73,6 +71,8 @@ def _check_size(what: str, per_node: int, nodes: int, tp_across_nodes: bool = Fa
 
 
 def load_fleet_file(path: Path) -> Fleet:
+    from planner.yamlio import load_user_yaml
+
     raw = load_user_yaml(path, "fleet file")
     if not isinstance(raw, dict):
         raise InputError(f"fleet file {str(path)!r} must be a mapping with keys gpu, gpus_per_node, nodes")

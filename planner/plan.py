@@ -4,7 +4,6 @@ Keys named in the contract are stable; new keys may be added, none renamed.
 Bytes are integers.
 """
 
-from __future__ import annotations
 
 import json
 from typing import Any

@@ -4,7 +4,6 @@ These are the operator's choices that the emitters read from the plan; they do n
 change the memory model.
 """
 
-from __future__ import annotations
 
 import re
 

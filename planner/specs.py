@@ -4,7 +4,6 @@ Everything downstream (memory model, layout search, plan, emitters) reads these
 frozen pydantic models; nothing here does I/O.
 """
 
-from __future__ import annotations
 
 import weakref
 from typing import Annotated, Literal
@@ -40,7 +39,7 @@ class MoESpec(_Frozen):
     expert_bias: bool = False  # biases on every expert's projections (gpt-oss)
 
     @model_validator(mode="after")
-    def _check_top_k(self) -> MoESpec:
+    def _check_top_k(self) -> "MoESpec":
         # each token is routed to top_k distinct experts, so there must be that many
         if self.top_k > self.num_experts:
             raise ValueError(f"top_k ({self.top_k}) exceeds num_experts ({self.num_experts})")
@@ -129,7 +128,7 @@ class ModelSpec(_Frozen):
     notes: str | None = None
 
     @model_validator(mode="after")
-    def _check_heads(self) -> ModelSpec:
+    def _check_heads(self) -> "ModelSpec":
         if self.num_attention_heads % self.num_kv_heads:
             raise ValueError(
                 f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "

@@ -1,0 +1,26 @@
+"""What the `planner` command does before anything else is imported.
+
+Pydantic looks for plugins the first time it builds a model: `pydantic.plugin._loader` imports
+importlib.metadata (and with it email, zipfile, csv, ...) and scans every installed distribution's
+entry points, about 20 ms of a command that should answer in a few hundred. The planner uses no
+pydantic plugins, so the command line stands in a loader that finds none, as
+PYDANTIC_DISABLE_PLUGINS=__all__ would, without the import. The Python API (`import planner`) is
+left as pydantic sets it up, and so is a process whose PYDANTIC_DISABLE_PLUGINS names some plugins.
+`tests/test_startup.py` checks that pydantic asks the loader for nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+_LOADER = "pydantic.plugin._loader"
+
+
+def skip_pydantic_plugin_discovery() -> None:
+    if _LOADER in sys.modules or os.environ.get("PYDANTIC_DISABLE_PLUGINS", "__all__") not in ("__all__", "1", "true"):
+        return
+    stub = types.ModuleType(_LOADER, "no pydantic plugins (planner.startup)")
+    stub.get_plugins = lambda: ()
+    sys.modules[_LOADER] = stub

@@ -1,0 +1,48 @@
+"""The command line's start-up: pydantic's plugin discovery is skipped, and nothing else changes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pydantic
+
+PROBE = """
+import sys
+import planner.cli
+from planner.api import make_plan
+plan = make_plan("llama-3.1-8b", "h100x1")
+print(plan.fits, "importlib.metadata" in sys.modules, "yaml" in sys.modules)
+"""
+
+
+def _probe(env_extra: dict[str, str] | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, env=env).stdout
+
+
+def test_a_plan_from_the_command_line_imports_no_plugin_discovery_and_no_yaml():
+    from planner import package_data
+
+    for f in package_data.DATA.rglob("*.yaml"):  # fill the test run's cache, as any earlier run would
+        package_data.load(*f.relative_to(package_data.DATA).parts)
+    assert _probe().split() == ["True", "False", "False"]
+
+
+def test_a_user_naming_plugins_keeps_pydantics_discovery():
+    assert _probe({"PYDANTIC_DISABLE_PLUGINS": "some_plugin"}).split()[:2] == ["True", "True"]
+
+
+def test_pydantic_asks_its_plugin_loader_for_get_plugins_only():
+    """The stand-in loader has get_plugins alone: any other import of the loader in the installed
+    pydantic would break model building, so this fails first."""
+    root = Path(pydantic.__file__).parent
+    imports = set()
+    for source in root.rglob("*.py"):
+        for match in re.finditer(r"from (?:pydantic\.plugin\.|\.)?_loader import ([\w, ]+)", source.read_text()):
+            imports.update(name.strip() for name in match.group(1).split(","))
+    assert imports == {"get_plugins"}
