@@ -8,16 +8,17 @@ Raises InputError for bad input; a workload that fits nowhere returns a Plan wit
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 from planner import catalog, kvcache, tensors
-from planner.assess import Ask, Option, assess, choose, limit_reason, size_fleet, speed
+from planner.assess import Ask, Option, assess, choose, limit_reason, needs_speed, size_fleet, speed
 from planner.assess import layouts as layout_options
 from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import OBJECTIVES, Candidate, blocks_per_sequence, fleet_share, replicas, search, structural_reason
-from planner.memory import embedding_placement, layout_memory
+from planner.memory import embedding_placement, layout_memory, stage_weight_bytes
 from planner.plan import (
     CandidateInfo,
     EmbeddingInfo,
@@ -165,10 +166,12 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
             check_hardware(fleet.gpu, lighter, kv_dtype, model, engine, runtime.use_parallel_embedding)
         except InputError:
             continue
-        chosen, _ = search(model, lighter, kv_dtype, fleet, workload, runtime)
+        too_small = _weights_exceed(model, lighter, fleet.gpu)
+        chosen, _ = search(model, lighter, kv_dtype, fleet, workload, runtime, known_misfits=too_small)
         if chosen and ask is not None:  # name the layout `--quant lighter` would give, not the fewest GPUs
             lighter_ask = replace(ask, weights=lighter, act=activation_dtype(lighter, model.dtype))
-            pick = choose(lighter_ask, _options(lighter_ask, None, None))
+            pick = choose(lighter_ask, _options(lighter_ask, None, None, timed=needs_speed(lighter_ask),
+                                                skip=too_small))
             chosen = pick.cand if pick else chosen
         if chosen:
             out.append(f"--quant {lighter} fits on TP {chosen.tp} × PP {chosen.pp}")
@@ -219,19 +222,31 @@ def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet,
     # A trial that finds nothing has weighed every layout of up to `seen_gpus` GPUs with TP up to
     # `seen_tp`: memory depends on the GPU alone, so none of them fits a larger trial either.
     seen_gpus = seen_tp = 0
+    too_small = _weights_exceed(model, weights, fleet.gpu)
     for nodes, per_node in shapes:
         trial = fleet.model_copy(update={"nodes": nodes, "gpus_per_node": per_node})
         chosen, _ = search(model, weights, kv_dtype, trial, workload, runtime,
-                           known_misfits=lambda tp, pp, g=seen_gpus, t=seen_tp: tp * pp <= g and tp <= t)
+                           known_misfits=lambda tp, pp, g=seen_gpus, t=seen_tp: (tp * pp <= g and tp <= t
+                                                                                 or too_small(tp, pp)))
         if chosen:
             fleet_text = f"{nodes}x{fleet.gpu.name}x{per_node}" if nodes > 1 else f"{fleet.gpu.name}x{per_node}"
             if ask is not None:
                 trial_ask = replace(ask, fleet=trial)
-                pick = choose(trial_ask, _options(trial_ask, None, None))
+                pick = choose(trial_ask, _options(trial_ask, None, None, timed=needs_speed(trial_ask),
+                                                  skip=too_small))
                 chosen = pick.cand if pick else chosen
             return f"--gpus {fleet_text} fits with TP {chosen.tp} × PP {chosen.pp}"
         seen_gpus, seen_tp = trial.total_gpus, min(trial.total_gpus, trial.max_tp)
     return None
+
+
+def _weights_exceed(model: ModelSpec, weights: str, gpu: GpuSpec):
+    """(tp, pp) -> whether the weights alone overflow the layout's GPUs, so that advice, which only
+    looks for a layout that fits, need not size it. A lower bound: every rank of every stage holds
+    its share of the checkpoint and more (replicated norms and biases, per-rank scales, an LM head
+    of its own on the last stage), so the largest rank holds at least 1/(tp × pp) of it."""
+    whole = stage_weight_bytes(model, weights, 1, 0, model.num_layers, True, True)
+    return lambda tp, pp: whole > tp * pp * gpu.memory_bytes
 
 
 def make_plan(
@@ -357,7 +372,7 @@ def make_plan(
 def _forced_advice(ask: Ask, advice: list[str]) -> list[str]:
     """A forced --tp/--pp that does not fit: when the fleet fits another layout, say so first; a bigger
     fleet is then no answer."""
-    free = choose(ask, _options(ask, None, None))
+    free = choose(ask, _options(ask, None, None, timed=needs_speed(ask)))
     if free is None:
         return advice
     return [f"without --tp/--pp: TP {free.cand.tp} × PP {free.cand.pp} fits on this fleet",
@@ -378,18 +393,22 @@ def _check_objective(objective: str, ttft_ms: float | None, tpot_ms: float | Non
 
 
 def _options(ask: Ask, tp: int | None, pp: int | None, ep: int | None = None,
-             attention_dp: bool | None = None) -> list[Option]:
+             attention_dp: bool | None = None, timed: bool = True,
+             skip: Callable[[int, int], bool] | None = None) -> list[Option]:
     """Every layout to weigh, in order of GPU count then TP (then EP and attention DP for MoE models in
-    the PyTorch flow): all of them, or those with the forced sizes."""
+    the PyTorch flow): all of them, or those with the forced sizes. `timed=False`: memory only;
+    `skip(tp, pp)`: layouts known not to fit, left out (for a choice among those that fit)."""
     _check_moe_options(ask, ep, attention_dp)
     if tp is None and pp is None and ep is None and attention_dp is None:
         # Layouts that tile the fleet come first for every objective; the others are weighed only
         # when none of those fits (which also halves the work of a plan).
         every = layout_options(ask.model, ask.fleet, ask.runtime)
+        if skip is not None:
+            every = [lay for lay in every if not skip(lay[0], lay[1])]
         tiling = {lay for lay in every if fleet_share(ask.fleet, lay[0] * lay[1])[1] == 0}
-        weighed = {lay: assess(ask, *lay) for lay in every if lay in tiling}
+        weighed = {lay: assess(ask, *lay, timed=timed) for lay in every if lay in tiling}
         if not any(o.cand.fits for o in weighed.values()):
-            weighed.update({lay: assess(ask, *lay) for lay in every if lay not in tiling})
+            weighed.update({lay: assess(ask, *lay, timed=timed) for lay in every if lay not in tiling})
         return [weighed[lay] for lay in every if lay in weighed]
     if tp is None and pp is None:
         forced = [(t, p) for t, p, _, _ in layout_options(ask.model, ask.fleet, ask.runtime)]

@@ -72,15 +72,16 @@ def speed(ask: Ask, cand: Candidate, workload: Workload, replicas: int,
                          ep=cand.ep, attention_dp=cand.attention_dp)
 
 
-def assess(ask: Ask, tp: int, pp: int, ep: int = 1, attention_dp: bool = False) -> Option:
-    """One layout: memory (fits or why not), then speed and the latency limits for one that fits."""
+def assess(ask: Ask, tp: int, pp: int, ep: int = 1, attention_dp: bool = False, timed: bool = True) -> Option:
+    """One layout: memory (fits or why not), then speed and the latency limits for one that fits.
+    `timed=False` stops after memory: only for a choice no figure enters (see `needs_speed`)."""
     workload = workload_for(ask, tp, pp)
     cand = evaluate(ask.model, ask.weights, ask.kv_dtype, tp, pp, ask.fleet, workload, ask.runtime, ep, attention_dp)
     reps, idle = fleet_share(ask.fleet, tp * pp)
     if not cand.fits and ask.tune_batch and _static_fits(cand, pp):
         # trtllm-bench's batch limit is an optimistic bound: the runtime admits what the KV pool holds
         cand = replace(cand, reason=None)
-    if not cand.fits:
+    if not cand.fits or not timed:
         return Option(cand, workload, reps, idle)
     est = speed(ask, cand, workload, reps)
     if isinstance(est, str):
@@ -114,6 +115,12 @@ def layouts(model: ModelSpec, fleet: Fleet, runtime: RuntimeProfile) -> list[tup
     """(tp, pp, ep, attention_dp) to weigh, in the order of `pairs`; EP and attention DP only where
     `layout.moe_variants` allows them (MoE models in the PyTorch flow)."""
     return [(tp, pp, ep, dp) for tp, pp in pairs(model, fleet) for ep, dp in moe_variants(model, tp, runtime)]
+
+
+def needs_speed(ask: Ask) -> bool:
+    """Whether choosing among the layouts reads their speed: the min-gpus objective without latency
+    limits ranks by GPUs, TP and KV headroom alone (layout.rank_key)."""
+    return ask.objective != "min-gpus" or ask.ttft_ms is not None or ask.tpot_ms is not None
 
 
 def choose(ask: Ask, options: list[Option]) -> Option | None:

@@ -2,6 +2,7 @@
 
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
@@ -38,6 +39,12 @@ def parse_fleet(text: str) -> Fleet:
     text = text.strip()
     if text.endswith((".yaml", ".yml")) or _names_a_file(text):
         return load_fleet_file(Path(text))
+    return _fleet_expression(text)
+
+
+@lru_cache(maxsize=256)
+def _fleet_expression(text: str) -> Fleet:
+    """The fleet `text` names (frozen, so one instance serves every plan of a sweep)."""
     m = _FLEET_RE.match(text) if len(text) <= MAX_FLEET_TEXT else None
     if not m or not m.group("gpu"):
         shown = text if len(text) <= 60 else text[:57] + "..."
