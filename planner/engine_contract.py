@@ -139,19 +139,6 @@ def contract_versions() -> list[str]:
 
 
 @functools.cache
-def converter_families(version: str) -> frozenset[str] | None:
-    """The families some convert_checkpoint.py of the release converts (what
-    `load_contract(version).converter(family)` finds), or None without contract data. Read from
-    the data without building the whole contract: every plan asks it to choose its flow."""
-    if version not in contract_versions():
-        return None
-    folder = _contract_dir().joinpath(version)
-    names = sorted(f.name for f in folder.iterdir() if f.name.startswith("convert-") and f.name.endswith(".yaml"))
-    return frozenset(family for name in names
-                     for family in package_data.load("trtllm", "contract", version, name).get("families", ()))
-
-
-@functools.cache
 def load_contract(version: str) -> ReleaseContract | None:
     """The engine-flow contract of a release, or None when no contract data exists for it."""
     if version not in contract_versions():

@@ -188,8 +188,6 @@ class Profile(_Frozen):
     def supports(self, architecture: str) -> bool:
         """Whether the engine flow can convert this family: the release's contract data decides
         (planner/data/trtllm/contract/<version>/); the profile's own list where there is none."""
-        from planner.engine_contract import converter_families
-
         families = converter_families(self.version)
         if families is not None:
             return architecture.lower() in families
@@ -198,6 +196,20 @@ class Profile(_Frozen):
 
 def _data_dir():
     return package_data.path("trtllm")
+
+
+@functools.cache
+def converter_families(version: str) -> frozenset[str] | None:
+    """The families some convert_checkpoint.py of the release converts (what
+    `planner.engine_contract.load_contract(version).converter(family)` finds), or None without
+    contract data. Read from the data without building the contract (planner.engine_contract):
+    every plan asks it to choose its flow."""
+    folder = package_data.path("trtllm", "contract", version)
+    if not folder.is_dir():
+        return None
+    names = sorted(f.name for f in folder.iterdir() if f.name.startswith("convert-") and f.name.endswith(".yaml"))
+    return frozenset(family for name in names
+                     for family in package_data.load("trtllm", "contract", version, name).get("families", ()))
 
 
 def available_versions() -> list[str]:

@@ -22,11 +22,11 @@ from planner.engine_contract import (
     check_build_script,
     check_commands,
     contract_versions,
-    converter_families,
     load_contract,
 )
 from planner.errors import InputError
 from planner.quant import WEIGHT_SCHEMES
+from planner.target import converter_families
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASES = ("0.19.0", "1.2.1")
