@@ -56,6 +56,14 @@ SYSTEMS = {
     "l40s": "l40s",
 }
 
+# All-reduce tables not used: the L40S one (comm/trtllm/1.3.0rc20/custom_allreduce_perf.parquet) takes
+# 2.54 ms for 4 MiB over 4 GPUs, an algorithm bandwidth of 1.7 GB/s, a tenth of the PCIe Gen4 x16 link the
+# catalog gives the L40S: the box it was measured on did not route GPU-to-GPU traffic as a PCIe server does.
+NO_ALLREDUCE = {
+    "l40s": "aiconfigurator-core's L40S all-reduce table (1.7 GB/s for 4 MiB over 4 GPUs) is far below the "
+            "PCIe link of an L40S server",
+}
+
 # Plan weight scheme -> the database's GEMM quant mode (common.GEMMQuantMode). fp16 runs on the same 16-bit
 # tensor cores as bf16 at the same rate, so it reads the bf16 table. AWQ/GPTQ group-wise INT4, W4A8 and
 # MXFP4 dense GEMMs have no table of their own: not covered.
@@ -65,9 +73,11 @@ GEMM_MODES = {
 }
 MOE_MODES = {"bf16": "bfloat16", "fp16": "bfloat16", "fp8": "fp8", "nvfp4": "nvfp4", "int4_wo": "int4_wo"}
 KV_MODES = {"bf16": "bfloat16", "fp16": "bfloat16", "fp8": "fp8", "int8": "int8"}
-# The fused MoE table measures routed-token distributions by name; "balanced" (every expert equally loaded)
-# is the one the planner's uniform-routing assumption matches.
-MOE_DISTRIBUTION = "balanced"
+# The fused MoE table is measured per routed-token distribution ("balanced", "power_law_1.01",
+# "power_law_1.2"). Real routing is skewed, and the busiest expert sets the kernel's time: aiconfigurator
+# itself times its generic MoE family (Mixtral, Qwen MoE) at power_law with alpha 1.2
+# (aiconfigurator_core/sdk/models/moe.py, `_power_law_alpha = 1.2`, in aiconfigurator-core 0.12.0).
+MOE_DISTRIBUTION = "power_law_1.2"
 
 
 def installed() -> bool:
@@ -254,6 +264,7 @@ def coverage(model: ModelSpec, gpu_name: str, weights: str, kv_dtype: str, tp: i
     src = source(gpu_name, target)
     if isinstance(src, str):
         return src
+    system = src.system
     if weights not in GEMM_MODES:
         return f"aiconfigurator-core has no {weights} GEMM table"
     if kv_dtype not in KV_MODES:
@@ -273,6 +284,8 @@ def coverage(model: ModelSpec, gpu_name: str, weights: str, kv_dtype: str, tp: i
         return "expert parallelism and attention DP are not timed from aiconfigurator-core here"
     if tp > 8 or (tp > 1 and not tp_in_node):
         return "the custom all-reduce table covers TP 2, 4 and 8 inside one node"
+    if tp > 1 and system in NO_ALLREDUCE:
+        return NO_ALLREDUCE[system]
     if model.num_attention_heads % tp:
         return f"{model.num_attention_heads} attention heads do not split over TP {tp}"
     try:
