@@ -257,8 +257,9 @@ def _write_plan(result: Any, fmt: str) -> None:
         sys.stdout.write(result.to_yaml())
     else:
         from planner.render import plan_tables
+        from planner.textout import Writer
 
-        plan_tables(result, _console())
+        plan_tables(result, Writer.for_stream(sys.stdout))
 
 
 @cli.command()

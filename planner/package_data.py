@@ -51,7 +51,12 @@ def cache_dir() -> Path | None:
     configured = os.environ.get("PLANNER_CACHE_DIR")
     if configured is not None:
         return Path(configured) if configured else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home.startswith("~"):  # no home directory: no cache, rather than a "~" folder in the cwd
+            return None
+        base = os.path.join(home, ".cache")
     return Path(base) / "planner"
 
 

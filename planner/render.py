@@ -1,13 +1,15 @@
-"""Human-readable output: the plan as rich tables, the catalogs as listings."""
+"""Human-readable output: the plan as text tables (planner.textout), the catalogs as rich listings."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from planner.plan import Plan
+from planner.textout import Writer
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 GIB = 1 << 30
 
@@ -16,39 +18,36 @@ def gib(nbytes: int) -> str:
     return f"{nbytes / GIB:.2f}"
 
 
-def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
+def plan_tables(plan: Plan, out: Writer, max_rejected: int = 20) -> None:
     m, f, q, w = plan.model, plan.fleet, plan.quantization, plan.workload
-    console.print(
-        f"[bold]{m.name}[/] ({m.params / 1e9:.2f}B params, {m.architecture}) on "
+    out.line(
+        f"{out.styled(m.name, 'bold')} ({m.params / 1e9:.2f}B params, {m.architecture}) on "
         f"{f.nodes}×{f.gpus_per_node}× {f.gpu} ({gib(f.gpu_memory_bytes)} GiB each) · weights {q.weights}, "
-        f"KV cache {q.kv_cache} · TensorRT-LLM {plan.target.trtllm_version}",
-        highlight=False,
+        f"KV cache {q.kv_cache} · TensorRT-LLM {plan.target.trtllm_version}"
     )
-    console.print(
+    out.line(
         f"workload: batch {w.max_batch_size} × (input {w.max_input_len} + output {w.max_output_len} = "
-        f"{w.max_seq_len} tokens), max_num_tokens {w.max_num_tokens}",
-        highlight=False,
+        f"{w.max_seq_len} tokens), max_num_tokens {w.max_num_tokens}"
     )
     flow = "PyTorch LLM API (llmapi repository)" if plan.target.flow == "pytorch" else "engine (trtllm-build)"
     why = f": {plan.target.flow_reason}" if plan.target.flow_reason else ""
-    console.print(f"flow: {flow}{why}", highlight=False, markup=False)
+    out.line(f"flow: {flow}{why}")
     lay = plan.layout
     if plan.fits and lay:
-        console.print(
-            f"[bold green]fits[/]: TP {lay.tp}{_moe_label(lay)} × PP {lay.pp} = {lay.gpus_per_replica} GPU(s) "
-            "per replica, "
-            f"{lay.replicas} replica(s) on the fleet; layers per stage {lay.layers_per_stage}",
-            highlight=False,
+        out.line(
+            f"{out.styled('fits', 'bold', 'green')}: TP {lay.tp}{_moe_label(lay)} × PP {lay.pp} = "
+            f"{lay.gpus_per_replica} GPU(s) per replica, "
+            f"{lay.replicas} replica(s) on the fleet; layers per stage {lay.layers_per_stage}"
         )
         if lay.idle_gpus:
-            console.print(f"[yellow]{lay.idle_gpus} GPU(s) of the fleet idle[/] with this layout", highlight=False)
+            out.line(f"{out.styled(f'{lay.idle_gpus} GPU(s) of the fleet idle', 'yellow')} with this layout")
     else:
-        console.print("[bold red]does not fit[/] on this fleet", highlight=False)
+        out.line(f"{out.styled('does not fit', 'bold', 'red')} on this fleet")
         if lay:
-            console.print(f"closest layout tried: TP {lay.tp} × PP {lay.pp}", highlight=False)
+            out.line(f"closest layout tried: TP {lay.tp} × PP {lay.pp}")
     if plan.memory.per_gpu:
-        console.print(_memory_table(plan))
-        _weights_line(plan, console)
+        _memory_table(plan, out)
+        _weights_line(plan, out)
     if plan.kv_cache and plan.layout:
         kv = plan.kv_cache
         if plan.fits and kv.max_tokens < kv.required_tokens:
@@ -58,54 +57,52 @@ def plan_tables(plan: Plan, console: Console, max_rejected: int = 20) -> None:
                     "requirement")
         else:
             need = f"the workload needs {kv.required_tokens:,}"
-        console.print(
+        out.line(
             f"KV cache: {kv.bytes_per_token_per_gpu:,} B/token/GPU, {kv.max_tokens:,} tokens "
-            f"({kv.max_concurrent_sequences} concurrent sequences of {w.max_seq_len}); {need}",
-            highlight=False,
+            f"({kv.max_concurrent_sequences} concurrent sequences of {w.max_seq_len}); {need}"
         )
-    _performance(plan, console)
+    _performance(plan, out)
     if plan.rejected:
-        console.print(_rejected_table(plan.rejected, max_rejected))
+        _rejected_table(plan.rejected, max_rejected, out)
     for line in plan.advice:
-        console.print(f"[yellow]would fit:[/] {line}", highlight=False)
+        out.line(f"{out.styled('would fit:', 'yellow')} {line}")
 
 
-def _weights_line(plan: Plan, console: Console) -> None:
+def _weights_line(plan: Plan, out: Writer) -> None:
     """Weights of one replica beside the checkpoint's size, and where a pre-quantized scheme came from."""
     q, lay = plan.quantization, plan.layout
     if q.checkpoint:
         kept = f"; kept in {q.activation_dtype}: {', '.join(q.unquantized)}" if q.unquantized else ""
-        console.print(f"quantization {q.weights} from the checkpoint ({q.checkpoint}){kept}", highlight=False)
+        out.line(f"quantization {q.weights} from the checkpoint ({q.checkpoint}){kept}")
     if plan.model.checkpoint_size_gib and lay:
         replica = sum(s.weights_bytes for s in plan.memory.per_gpu) * lay.tp
-        console.print(f"weights of one replica: {gib(replica)} GiB (TP {lay.tp} × PP {lay.pp}); checkpoint "
-                      f"files: {plan.model.checkpoint_size_gib:.2f} GiB", highlight=False)
+        out.line(f"weights of one replica: {gib(replica)} GiB (TP {lay.tp} × PP {lay.pp}); checkpoint "
+                 f"files: {plan.model.checkpoint_size_gib:.2f} GiB")
 
 
-def _performance(plan: Plan, console: Console, top: int = 5) -> None:
+def _performance(plan: Plan, out: Writer, top: int = 5) -> None:
     p = plan.performance
     if p is None:
         if plan.performance_note:
-            console.print(f"performance: none ({plan.performance_note})", highlight=False)
+            out.line(f"performance: none ({plan.performance_note})")
     else:
-        console.print(
+        out.line(
             f"performance ({plan.objective}, {p.backend}): TTFT {p.ttft_ms:.0f} ms, TPOT {p.tpot_ms:.1f} ms at "
             f"{p.concurrency} sequences{' (KV-bound)' if p.kv_bound else ''}; {p.output_tokens_per_s:,.0f} output "
             f"tokens/s per replica ({p.output_tokens_per_s_per_gpu:,.0f} per GPU), {p.fleet_output_tokens_per_s:,.0f} "
             f"for the fleet, {p.requests_per_s:.2f} requests/s per replica"
             + (f"; ${p.cost_per_million_tokens:.3f} per million output tokens"
-               if p.cost_per_million_tokens is not None else ""),
-            highlight=False,
+               if p.cost_per_million_tokens is not None else "")
         )
     if plan.sizing:
         z = plan.sizing
         verdict = "the fleet suffices" if z.fleet_suffices else "the fleet does not suffice"
-        console.print(f"sizing: {z.request_rate:g} requests/s need {z.replicas_needed} replica(s) = "
-                      f"{z.gpus_needed} GPU(s) ({z.max_requests_per_s_per_replica:.2f} requests/s per replica "
-                      f"within the limits); {verdict}", highlight=False)
+        out.line(f"sizing: {z.request_rate:g} requests/s need {z.replicas_needed} replica(s) = "
+                 f"{z.gpus_needed} GPU(s) ({z.max_requests_per_s_per_replica:.2f} requests/s per replica "
+                 f"within the limits); {verdict}")
     shown = [c for c in plan.candidates if c.performance]
     if len(shown) > 1:
-        console.print(_candidates_table(plan, shown[:top] if len(shown) <= top else _best(plan, shown, top)))
+        _candidates_table(plan, shown[:top] if len(shown) <= top else _best(plan, shown, top), out)
 
 
 def _best(plan: Plan, cands: list, top: int) -> list:
@@ -116,19 +113,19 @@ def _best(plan: Plan, cands: list, top: int) -> list:
     return cands[:top]
 
 
-def _candidates_table(plan: Plan, cands: list) -> Table:
-    t = Table(title="Candidate layouts", title_justify="left")
-    for col in ("TP", "PP", "replicas", "idle", "TTFT ms", "TPOT ms", "batch", "tok/s replica", "tok/s fleet", "note"):
-        t.add_column(col, justify="right" if col != "note" else "left")
+def _candidates_table(plan: Plan, cands: list, out: Writer) -> None:
+    columns = [(col, "right" if col != "note" else "left") for col in
+               ("TP", "PP", "replicas", "idle", "TTFT ms", "TPOT ms", "batch", "tok/s replica", "tok/s fleet", "note")]
     lay = plan.layout
+    rows = []
     for c in cands:
         p = c.performance
         chosen = lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (lay.tp, lay.pp, lay.ep, lay.attention_dp)
         note = "chosen" if chosen else (c.reason or "")
-        t.add_row(f"{c.tp}{_moe_label(c)}", str(c.pp), str(c.replicas), str(c.idle_gpus), f"{p.ttft_ms:.0f}",
-                  f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
-                  f"{p.fleet_output_tokens_per_s:,.0f}", note)
-    return t
+        rows.append([f"{c.tp}{_moe_label(c)}", str(c.pp), str(c.replicas), str(c.idle_gpus), f"{p.ttft_ms:.0f}",
+                     f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
+                     f"{p.fleet_output_tokens_per_s:,.0f}", note])
+    out.table("Candidate layouts", columns, rows)
 
 
 def _moe_label(lay) -> str:
@@ -137,7 +134,7 @@ def _moe_label(lay) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _memory_table(plan: Plan) -> Table:
+def _memory_table(plan: Plan, out: Writer) -> None:
     """Every named term of the per-GPU breakdown (see planner.memory), in the order the runtime allocates."""
     stages = plan.memory.per_gpu
     graphs = any(s.cuda_graph_bytes for s in stages)
@@ -146,34 +143,29 @@ def _memory_table(plan: Plan) -> Table:
     cols = ["stage", "layers", weights, acts, "runtime buf", "decoder", "comm", "CUDA ctx", "driver", "KV cache"]
     cols += ["CUDA graphs"] if graphs else []
     cols += ["total", "capacity", "used"]
-    t = Table(title="Memory per GPU (GiB)", title_justify="left")
-    for col in cols:
-        t.add_column(col, justify="right")
+    rows = []
     for s in stages:
         row = [str(s.pp_stage), str(s.layers), gib(s.weights_bytes), gib(s.activation_bytes),
                gib(s.runtime_buffers_bytes), gib(s.decoder_bytes), gib(s.comm_bytes), gib(s.context_bytes),
                gib(s.reserved_bytes), gib(s.kv_cache_bytes)]
         row += [gib(s.cuda_graph_bytes)] if graphs else []
         row += [gib(s.total_bytes), gib(s.capacity_bytes), f"{100 * s.total_bytes / s.capacity_bytes:.0f}%"]
-        t.add_row(*row)
-    return t
+        rows.append(row)
+    out.table("Memory per GPU (GiB)", [(col, "right") for col in cols], rows)
 
 
-def _rejected_table(rejected: Iterable, limit: int) -> Table:
+def _rejected_table(rejected: Iterable, limit: int, out: Writer) -> None:
     rows = list(rejected)
     title = "Rejected layouts"
     if len(rows) > limit:
         title += f" (first {limit} of {len(rows)}; --format json lists all)"
-    t = Table(title=title, title_justify="left")
-    t.add_column("TP", justify="right")
-    t.add_column("PP", justify="right")
-    t.add_column("why")
-    for r in rows[:limit]:
-        t.add_row(f"{r.tp}{_moe_label(r)}", str(r.pp), r.reason)
-    return t
+    out.table(title, [("TP", "right"), ("PP", "right"), ("why", "left")],
+              [[f"{r.tp}{_moe_label(r)}", str(r.pp), r.reason] for r in rows[:limit]])
 
 
 def models_table(models: Iterable) -> Table:
+    from rich.table import Table
+
     from planner.tensors import total_params
 
     t = Table(title="Built-in models", title_justify="left")
@@ -188,6 +180,8 @@ def models_table(models: Iterable) -> Table:
 
 
 def gpus_table(gpus: Iterable) -> Table:
+    from rich.table import Table
+
     t = Table(title="Built-in GPUs", title_justify="left")
     for col in ("name", "memory", "bandwidth", "CC", "precisions", "NVLink domain", "aliases"):
         t.add_column(col)

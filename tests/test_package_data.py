@@ -94,6 +94,13 @@ def test_a_cache_path_that_is_a_file_costs_only_the_parse(data, tmp_path):
     assert (tmp_path / "cache").read_text() == "a file, not a folder"
 
 
+def test_without_a_home_there_is_no_cache(monkeypatch):
+    monkeypatch.delenv("PLANNER_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr("os.path.expanduser", lambda p: p)
+    assert package_data.cache_dir() is None
+
+
 def test_xdg_cache_home_is_the_default_home(tmp_path, monkeypatch):
     monkeypatch.delenv("PLANNER_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

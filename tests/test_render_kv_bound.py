@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+import io
 
 from planner.api import make_plan
 from planner.render import plan_tables
+from planner.textout import Writer
 
 
 def _render(plan) -> str:
-    console = Console(width=200, record=True, color_system=None)
-    plan_tables(plan, console)
-    return console.export_text()
+    buf = io.StringIO()
+    plan_tables(plan, Writer(buf, width=200))
+    return buf.getvalue()
 
 
 def test_throughput_plan_with_a_kv_bound_batch_says_why_it_fits():

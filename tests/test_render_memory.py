@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+import io
 
 from planner import catalog
 from planner.api import make_plan
 from planner.memory import layout_memory
 from planner.render import plan_tables
 from planner.specs import RuntimeProfile, Workload
+from planner.textout import Writer
 
 
 def _render(plan) -> str:
-    console = Console(width=200, record=True, color_system=None)
-    plan_tables(plan, console)
-    return console.export_text()
+    buf = io.StringIO()
+    plan_tables(plan, Writer(buf, width=200))
+    return buf.getvalue()
 
 
 def test_engine_table_names_each_term():

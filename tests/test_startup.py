@@ -15,7 +15,11 @@ import sys
 import planner.cli
 from planner.api import make_plan
 plan = make_plan("llama-3.1-8b", "h100x1")
-print(plan.fits, "importlib.metadata" in sys.modules, "yaml" in sys.modules)
+import io
+from planner.render import plan_tables
+from planner.textout import Writer
+plan_tables(plan, Writer(io.StringIO()))
+print(plan.fits, "importlib.metadata" in sys.modules, "yaml" in sys.modules, "rich" in sys.modules)
 """
 
 
@@ -25,12 +29,12 @@ def _probe(env_extra: dict[str, str] | None = None) -> str:
     return subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, env=env).stdout
 
 
-def test_a_plan_from_the_command_line_imports_no_plugin_discovery_and_no_yaml():
+def test_a_plan_from_the_command_line_imports_no_plugin_discovery_no_yaml_and_no_rich():
     from planner import package_data
 
     for f in package_data.DATA.rglob("*.yaml"):  # fill the test run's cache, as any earlier run would
         package_data.load(*f.relative_to(package_data.DATA).parts)
-    assert _probe().split() == ["True", "False", "False"]
+    assert _probe().split() == ["True", "False", "False", "False"]
 
 
 def test_a_user_naming_plugins_keeps_pydantics_discovery():
