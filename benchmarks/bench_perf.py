@@ -150,7 +150,7 @@ def online_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = 
                         pp=1, max_input_len=isl, max_output_len=osl, max_batch_size=256, request_rate=qps)
         if one is None:
             continue
-        one, base = one.performance, make_plan.roofline
+        one, base = one.performance, getattr(make_plan, "roofline", None)
         pairs = ((one.ttft_ms, float(r["ttft_ms"])), (one.tpot_ms, float(r["itl_ms"])),
                  (one.output_tokens_per_s, float(r["output_tok_s"])))
         for key, (pred, pub) in zip(errors, pairs, strict=True):

@@ -195,3 +195,35 @@ def test_compare_rows_name_the_backend():
                    perf_backend="aiconfigurator", objective="throughput")
     assert rows[0]["backend"].startswith("aiconfigurator-core")
     assert rows[1]["backend"].startswith("planner-roofline (not covered")
+
+
+def _bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_perf.py"
+    spec = importlib.util.spec_from_file_location("bench_perf", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+@needs_aic
+def test_published_rows_the_tables_cover_beat_aiconfigurators_own_median_on_dense_models():
+    """benchmarks/bench_perf.py --backend aiconfigurator: on the dense H100/H200 rows the tables cover
+    (calibration sample and held out) the median error is under the ~6 % NVIDIA reports for aiconfigurator
+    on its published tables, and on every covered row it is below the roofline's on the same rows."""
+    import statistics
+
+    bench = _bench()
+    base: dict[str, list[float]] = {}
+    skipped: list[str] = []
+    errors = bench.throughput_rows(True, "aiconfigurator", base, skipped)
+    dense = errors["calibration"] + errors["held out"]
+    assert len(dense) > 100 and statistics.median(dense) <= 0.06, statistics.median(dense)
+    covered = [e for errs in errors.values() for e in errs]
+    same_rows = [e for group in errors for e in base.get(group, [])]
+    assert len(covered) == len(same_rows) > 250
+    assert statistics.median(covered) < statistics.median(same_rows)
+    # the rows left out say why: the L40S all-reduce table, or a MoE shape it lacks
+    assert skipped and all("not covered by aiconfigurator-core" in line for line in skipped)
