@@ -107,4 +107,7 @@ def table(rows: list[dict[str, Any]], title: str) -> Any:
                   num(r.get("tpot_ms"), ".1f"), num(r.get("concurrency"), "d"),
                   num(r.get("fleet_output_tokens_per_s"), ",.0f"), "-" if needed is None else str(needed),
                   num(r.get("cost_per_million_tokens"), ".3f"), (r.get("note") or "").split(";")[0])
+    timed = [f"{r['gpus']} {r['quant']}: {r['backend']}" for r in rows if r.get("backend")]
+    if timed:  # --perf-backend other than the default: which backend timed each row
+        t.caption, t.caption_justify = "timed by " + "; ".join(timed), "left"
     return t

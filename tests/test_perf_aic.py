@@ -29,9 +29,8 @@ def _run(*argv: str, code: str = "") -> subprocess.CompletedProcess:
               "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
               "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(m for m in ('aiconfigurator_core', 'numpy', "
               "'pandas', 'pyarrow') if m in sys.modules)) + '\\n')\nsys.exit(rc)\n")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=300)
 
 
 def _modules(proc: subprocess.CompletedProcess) -> set[str]:
@@ -195,6 +194,10 @@ def test_compare_rows_name_the_backend():
                    perf_backend="aiconfigurator", objective="throughput")
     assert rows[0]["backend"].startswith("aiconfigurator-core")
     assert rows[1]["backend"].startswith("planner-roofline (not covered")
+    from planner.compare import table
+
+    assert table(rows, "t").caption.startswith("timed by h100x8 fp8: aiconfigurator-core")
+    assert table([{k: v for k, v in r.items() if k != "backend"} for r in rows], "t").caption is None
 
 
 def _bench():
