@@ -114,7 +114,7 @@ def test_worked_step_is_the_sum_of_the_queried_ops(tp):
         "attention output": q(src, ("gemm", H, heads * D, "fp8"), tokens=64),
         "gate+up": q(src, ("gemm", 2 * FFN // tp, H, "fp8"), tokens=64),
         "down": q(src, ("gemm", H, FFN // tp, "fp8"), tokens=64),
-        "generation attention": q(src, ("gen_attn", heads, kv, D, "fp8"), batch=64, s=1000),
+        "generation attention": q(src, ("gen_attn", heads, kv, D, "fp8", False), batch=64, s=1000),
         "all-reduce": q(src, ("allreduce", H, tp), tokens=64) if tp > 1 else 0.0,
         "logits": q(src, ("gemm", VOCAB // tp, H, "bfloat16"), tokens=64),
     }
@@ -148,7 +148,7 @@ def test_prefill_terms_query_whole_prompts_or_one_chunk_after_the_cached_ones():
     src = aic.coverage(spec, "h100-sxm", "fp8", "fp8", 1, "1.2.1")
     ops = aic.layer_ops(spec, "fp8", "fp8", 1)
     shape = StageShape(1, 0, False, True)
-    ctx = ("ctx_attn", HEADS, KV, D, "fp8")
+    ctx = ("ctx_attn", HEADS, KV, D, "fp8", False)
     whole = aic.ops_ms(src, ops, shape, Batch(0, 0, prefill=4096, prompt_len=2048))
     assert whole["attention"] == pytest.approx(aic.query_ms(src, ctx, batch=2, s=2048))
     chunk = aic.ops_ms(src, ops, shape, Batch(0, 0, prefill=512, prompt_len=2048))

@@ -162,7 +162,7 @@ def _engine(src: Source):
 
 
 # An op is described by a hashable tuple so that queries cache: ("gemm", n, k, mode),
-# ("gen_attn", heads, kv_heads, head_dim, kv_mode), ("ctx_attn", heads, kv_heads, head_dim, kv_mode),
+# ("gen_attn", heads, kv_heads, head_dim, kv_mode, qk_norm), ("ctx_attn", ... the same),
 # ("allreduce", hidden, tp), ("moe", hidden, inter, top_k, experts, tp, ep, mode).
 Op = tuple
 
@@ -178,10 +178,11 @@ def _make_op(op: Op):
     if kind == "gemm":
         return GEMM("gemm", 1.0, op[1], op[2], common.GEMMQuantMode[op[3]])
     if kind == "gen_attn":
-        return GenerationAttention("gen_attn", 1.0, op[1], op[2], common.KVCacheQuantMode[op[4]], head_size=op[3])
+        return GenerationAttention("gen_attn", 1.0, op[1], op[2], common.KVCacheQuantMode[op[4]], head_size=op[3],
+                                   use_qk_norm=op[5])
     if kind == "ctx_attn":
         return ContextAttention("ctx_attn", 1.0, op[1], op[2], common.KVCacheQuantMode[op[4]],
-                                common.FMHAQuantMode.bfloat16, head_size=op[3])
+                                common.FMHAQuantMode.bfloat16, head_size=op[3], use_qk_norm=op[5])
     if kind == "allreduce":
         return CustomAllReduce("allreduce", 1.0, op[1], op[2])
     if kind == "moe":
@@ -253,7 +254,8 @@ def layer_ops(model: ModelSpec, weights: str, kv_dtype: str, tp: int) -> LayerOp
         m = model.moe
         moe = (qkv, out, ("moe", h, m.expert_intermediate_size, m.top_k, m.num_experts, tp, 1, MOE_MODES[weights]))
     kv = KV_MODES[kv_dtype]
-    return LayerOps(dense, moe, ("gen_attn", heads, kv_heads, d, kv), ("ctx_attn", heads, kv_heads, d, kv),
+    qk = model.qk_norm
+    return LayerOps(dense, moe, ("gen_attn", heads, kv_heads, d, kv, qk), ("ctx_attn", heads, kv_heads, d, kv, qk),
                     ("allreduce", h, tp) if tp > 1 else None, ("gemm", -(-model.vocab_size // tp), h, "bfloat16"))
 
 
@@ -272,8 +274,8 @@ def coverage(model: ModelSpec, gpu_name: str, weights: str, kv_dtype: str, tp: i
     if model.mla:
         return "MLA attention is not timed from aiconfigurator-core here"
     if (model.attention_pattern or model.sliding_window or model.attention_chunk_size or model.attention_sinks
-            or model.full_head_dim or model.qk_norm):
-        return "the model's attention variant (sliding/chunked windows, sinks, QK norm) is not timed from it here"
+            or model.full_head_dim):
+        return "the model's attention variant (sliding/chunked windows, sinks) is not timed from it here"
     if model.moe:
         m = model.moe
         if m.shared_experts or m.first_k_dense_layers or m.layer_step != 1 or m.dense_layers or m.expert_bias:
