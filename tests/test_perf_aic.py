@@ -230,3 +230,23 @@ def test_published_rows_the_tables_cover_beat_aiconfigurators_own_median_on_dens
     assert statistics.median(covered) < statistics.median(same_rows)
     # the rows left out say why: the L40S all-reduce table, or a MoE shape it lacks
     assert skipped and all("not covered by aiconfigurator-core" in line for line in skipped)
+
+
+@needs_aic
+def test_moe_layers_query_the_fused_moe_with_the_layouts_expert_split():
+    """Qwen3-30B-A3B (128 experts of width 768, top 8; hidden 2048) at TP 4: with EP 2 each rank holds 64
+    experts, each split 2 ways; the fused-MoE op is queried with exactly that split."""
+    from planner.api import resolve_model
+
+    spec = resolve_model("qwen3-30b-a3b", None)
+    for ep, moe_tp in ((1, 4), (2, 2), (4, 1)):
+        ops = aic.layer_ops(spec, "fp8", "fp8", 4, ep)
+        assert ops.moe[2] == ("moe", 2048, 768, 8, 128, moe_tp, ep, "fp8")
+        assert ops.moe[:2] == ops.dense[:2]  # the same attention projections
+        src = aic.coverage(spec, "h200", "fp8", "fp8", 4, "1.2.1", ep)
+        assert isinstance(src, aic.Source), src
+        shape = StageShape(48, 48, True, False)
+        ms = aic.ops_ms(src, ops, shape, Batch(64, 1000))
+        per_layer = sum(aic.query_ms(src, op, tokens=64) for op in ops.moe)
+        assert ms["weights"] == pytest.approx(48 * per_layer)
+    assert "attention DP" in aic.coverage(spec, "h200", "fp8", "fp8", 4, "1.2.1", 4, attention_dp=True)

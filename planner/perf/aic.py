@@ -238,9 +238,10 @@ class LayerOps:
     lm_head: Op
 
 
-def layer_ops(model: ModelSpec, weights: str, kv_dtype: str, tp: int) -> LayerOps:
+def layer_ops(model: ModelSpec, weights: str, kv_dtype: str, tp: int, ep: int = 1) -> LayerOps:
     """The op shapes per rank, as TensorRT-LLM splits them under TP (heads and MLP columns over the ranks,
-    KV heads replicated when fewer than the ranks)."""
+    KV heads replicated when fewer than the ranks); with expert parallelism `ep` the fused MoE holds
+    num_experts / ep experts, each split tp / ep ways (the table's moe_tp_size and moe_ep_size)."""
     mode = GEMM_MODES[weights]
     h, d = model.hidden_size, model.head_dim
     heads = model.num_attention_heads // tp
@@ -252,7 +253,8 @@ def layer_ops(model: ModelSpec, weights: str, kv_dtype: str, tp: int) -> LayerOp
     moe: tuple[Op, ...] = ()
     if model.moe:
         m = model.moe
-        moe = (qkv, out, ("moe", h, m.expert_intermediate_size, m.top_k, m.num_experts, tp, 1, MOE_MODES[weights]))
+        moe = (qkv, out, ("moe", h, m.expert_intermediate_size, m.top_k, m.num_experts, tp // ep, ep,
+                          MOE_MODES[weights]))
     kv = KV_MODES[kv_dtype]
     qk = model.qk_norm
     return LayerOps(dense, moe, ("gen_attn", heads, kv_heads, d, kv, qk), ("ctx_attn", heads, kv_heads, d, kv, qk),
@@ -282,8 +284,8 @@ def coverage(model: ModelSpec, gpu_name: str, weights: str, kv_dtype: str, tp: i
             return "MoE layers with shared experts, interleaved dense layers or expert biases are not timed from it"
         if weights not in MOE_MODES:
             return f"aiconfigurator-core has no {weights} MoE table"
-    if ep != 1 or attention_dp:
-        return "expert parallelism and attention DP are not timed from aiconfigurator-core here"
+    if attention_dp:
+        return "attention DP is not timed from aiconfigurator-core here"
     if tp > 8 or (tp > 1 and not tp_in_node):
         return "the custom all-reduce table covers TP 2, 4 and 8 inside one node"
     if tp > 1 and system in NO_ALLREDUCE:
@@ -291,7 +293,7 @@ def coverage(model: ModelSpec, gpu_name: str, weights: str, kv_dtype: str, tp: i
     if model.num_attention_heads % tp:
         return f"{model.num_attention_heads} attention heads do not split over TP {tp}"
     try:
-        ops = layer_ops(model, weights, kv_dtype, tp)
+        ops = layer_ops(model, weights, kv_dtype, tp, ep)
         for op in ops.moe[2:] if model.moe else ops.dense:
             query_ms(src, op, tokens=8)
         query_ms(src, ops.gen_attn, batch=8, s=1024)
@@ -317,7 +319,8 @@ class AicStep:
     def __call__(self, model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int, stage: StageShape,
                  batch: Batch, hw: Hardware, f: Factors, ep: int = 1, attention_dp: bool = False) -> Work:
         own = stage_work(model, weights, act, kv_dtype, tp, stage, batch, hw, f, ep, attention_dp)
-        ops = layer_ops(model, weights, kv_dtype, tp)
+        # without attention DP every rank has every token: the MoE output is all-reduced like the MLP's
+        ops = layer_ops(model, weights, kv_dtype, tp, ep)
         t = ops_ms(self.src, ops, stage, batch)
         return Work(weights_s=t["weights"] * 1e-3, attention_s=t["attention"] * 1e-3,
                     elementwise_s=own.elementwise_s, allreduce_s=t["allreduce"] * 1e-3,
