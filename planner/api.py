@@ -249,6 +249,21 @@ def _weights_exceed(model: ModelSpec, weights: str, gpu: GpuSpec):
     return lambda tp, pp: whole > tp * pp * gpu.memory_bytes
 
 
+def check_perf_backend(name: str | None) -> str:
+    """The performance backend asked for (default roofline), or a one-line InputError."""
+    from planner.perf import BACKENDS
+
+    name = (name or "roofline").lower()
+    if name not in BACKENDS:
+        raise InputError(f"--perf-backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    if name == "aiconfigurator":
+        from planner.perf import aic
+
+        if not aic.installed():
+            raise InputError(f"--perf-backend aiconfigurator needs aiconfigurator-core: {aic.INSTALL_HINT}")
+    return name
+
+
 def make_plan(
     model: str | ModelSpec | None = None,
     gpus: str | Fleet = "h100x8",
@@ -276,9 +291,13 @@ def make_plan(
     flow: str | None = None,
     ep: int | None = None,
     attention_dp: bool | None = None,
+    perf_backend: str | None = None,
 ) -> Plan:
     """`max_batch_size`/`max_num_tokens` left None: 64 and min(8192, batch × input), or with
-    `objective="throughput"` the limits trtllm-bench chooses for a maximum-throughput build."""
+    `objective="throughput"` the limits trtllm-bench chooses for a maximum-throughput build.
+    `perf_backend` "aiconfigurator": time the steps from aiconfigurator-core's tables where they cover
+    the layout (the `aic` extra); None or "roofline": the planner's own model."""
+    perf_backend = check_perf_backend(perf_backend)
     spec = resolve_model(model, model_path)
     objective = _check_objective(objective, ttft_ms, tpot_ms, request_rate, gpu_hour_price)
     given_batch = max_batch_size
@@ -341,13 +360,14 @@ def make_plan(
         max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
         trtllm_version=trtllm_version, objective=objective, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
         request_rate=request_rate, gpu_hour_price=gpu_hour_price, flow=requested_flow,
-        ep=ep, attention_dp=attention_dp,
+        ep=ep, attention_dp=attention_dp, perf_backend=None if perf_backend == "roofline" else perf_backend,
     )
     if given_batch is None:
         request = request.model_copy(update={"max_batch_size": None})
     tune = objective == "throughput"
     ask = Ask(spec, quant, kv_dtype, act, fleet, workload, runtime, objective, ttft_ms, tpot_ms, request_rate,
-              tune_batch=tune and given_batch is None, tune_tokens=tune and max_num_tokens is None)
+              tune_batch=tune and given_batch is None, tune_tokens=tune and max_num_tokens is None,
+              perf_backend=perf_backend)
     options = _options(ask, tp, pp, ep, attention_dp)
     forced = tp is not None or pp is not None or ep is not None or attention_dp is not None
     best = choose(ask, options) if not forced else _first_fit(options)

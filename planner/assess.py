@@ -33,6 +33,7 @@ class Ask:
     request_rate: float | None = None
     tune_batch: bool = False  # choose max_batch_size as trtllm-bench does for maximum throughput
     tune_tokens: bool = False  # same for max_num_tokens
+    perf_backend: str = "roofline"  # perf.BACKENDS: who times the steps
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def speed(ask: Ask, cand: Candidate, workload: Workload, replicas: int,
     rate = ask.request_rate / replicas if ask.request_rate and replicas else None
     return perf.estimate(ask.model, ask.weights, ask.act, ask.kv_dtype, ask.fleet, cand.tp, cand.stages, workload,
                          ask.runtime.tokens_per_block, request_rate=rate, concurrency=concurrency,
-                         ep=cand.ep, attention_dp=cand.attention_dp)
+                         ep=cand.ep, attention_dp=cand.attention_dp, backend=ask.perf_backend,
+                         target=ask.runtime.trtllm_version)
 
 
 def assess(ask: Ask, tp: int, pp: int, ep: int = 1, attention_dp: bool = False, timed: bool = True) -> Option:

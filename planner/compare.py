@@ -34,8 +34,9 @@ def _prices(text: str | None, fleets: list[str]) -> list[float | None]:
 def compare(model: str | None, gpus: str, quants: str | None = None, gpu_hour_price: str | None = None,
             **options: Any) -> list[dict[str, Any]]:
     """One row per fleet × quantization; a combination the hardware cannot run is a row with its reason."""
-    from planner.api import make_plan
+    from planner.api import check_perf_backend, make_plan
 
+    check_perf_backend(options.get("perf_backend"))  # before the rows: a missing extra is no per-row note
     fleets = split_list(gpus)
     if not fleets:
         raise InputError("--gpus needs at least one fleet, e.g. h100x8,h200x8")
@@ -76,6 +77,8 @@ def _row(plan: Any) -> dict[str, Any]:
         row["note"] = no_fit_summary(plan)
     elif p is None:
         row["note"] = plan.performance_note
+    if p and plan.request and plan.request.perf_backend:  # a non-default backend: which one timed the row
+        row["backend"] = p.backend
     return row
 
 
@@ -104,4 +107,7 @@ def table(rows: list[dict[str, Any]], title: str) -> Any:
                   num(r.get("tpot_ms"), ".1f"), num(r.get("concurrency"), "d"),
                   num(r.get("fleet_output_tokens_per_s"), ",.0f"), "-" if needed is None else str(needed),
                   num(r.get("cost_per_million_tokens"), ".3f"), (r.get("note") or "").split(";")[0])
+    timed = [f"{r['gpus']} {r['quant']}: {r['backend']}" for r in rows if r.get("backend")]
+    if timed:  # --perf-backend other than the default: which backend timed each row
+        t.caption, t.caption_justify = "timed by " + "; ".join(timed), "left"
     return t

@@ -8,7 +8,7 @@ Bytes are integers.
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer
 
 from planner.memory import StageMemory  # a frozen dataclass; pydantic validates and serialises it
 from planner.serving import ServingInfo
@@ -202,6 +202,15 @@ class PlanRequest(_Model):
     request_rate: float | None = None
     gpu_hour_price: float | None = None
     flow: str | None = None  # --flow as given; None: the planner chose (target.flow says which, and why)
+    perf_backend: str | None = None  # --perf-backend when not the default roofline (absent from the JSON then)
+
+    @model_serializer(mode="wrap")
+    def _without_default_backend(self, handler: Any) -> dict[str, Any]:
+        # plans made with the default backend keep the keys they always had
+        data = handler(self)
+        if data.get("perf_backend") is None:
+            data.pop("perf_backend", None)
+        return data
 
 
 class Plan(_Model):

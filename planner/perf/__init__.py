@@ -8,7 +8,7 @@ the running batch bounded by `max_batch_size` and by the KV pool the memory mode
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.memory import StageMemory
 from planner.perf.factors import factors
@@ -18,6 +18,7 @@ from planner.perf.step import StageShape
 from planner.specs import Fleet, ModelSpec, Workload
 
 BACKEND = "planner-roofline"
+BACKENDS = ("roofline", "aiconfigurator")  # --perf-backend: the planner's own, or aiconfigurator-core's tables
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,14 @@ def max_concurrency(stages: Sequence[StageMemory], workload: Workload, tokens_pe
 def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fleet, tp: int,
              stages: Sequence[StageMemory], workload: Workload, tokens_per_block: int,
              request_rate: float | None = None, concurrency: int | None = None, ep: int = 1,
-             attention_dp: bool = False) -> Estimate | str:
+             attention_dp: bool = False, backend: str = "roofline", target: str = "") -> Estimate | str:
     """The replica's figures at saturation (or at `request_rate` requests/s), or why there are none.
 
     `concurrency` overrides the running batch (e.g. a forced layout whose pool falls short); `ep` and
-    `attention_dp` are the PyTorch flow's MoE layouts (step.py says what each changes)."""
+    `attention_dp` are the PyTorch flow's MoE layouts (step.py says what each changes). `backend`
+    "aiconfigurator" times each stage from aiconfigurator-core's tables for the TensorRT-LLM release
+    closest to `target` (aic.py) where they cover the layout; elsewhere the roofline times it and the
+    figure's `backend` says why."""
     pp = len(stages)
     nodes_per = -(-tp * pp // fleet.gpus_per_node)
     hw = hardware(fleet.gpu, weights, act, tp, pp, fleet.gpus_per_node, fleet.tp_across_nodes or nodes_per == 1)
@@ -75,13 +79,36 @@ def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fle
     if limit < 1:
         return "the KV pool holds no whole sequence"
     rep = Replica(model, weights, act, kv_dtype, tp, stage_shapes(model, stages), hw, factors(), ep, dp)
+    name = BACKEND
+    if backend == "aiconfigurator":
+        rep, name = _aic_replica(rep, fleet, target, nodes_per == 1 or fleet.tp_across_nodes)
     isl, osl, budget = workload.max_input_len, workload.max_output_len, workload.max_num_tokens
     keeps_up = True
-    if request_rate:
-        point, keeps_up = at_rate(rep, request_rate, limit, isl, osl, budget)
-    else:
-        point = operating_point(rep, limit, isl, osl, budget)
-    return _to_estimate(point, osl, kv_bound, keeps_up)
+    try:
+        if request_rate:
+            point, keeps_up = at_rate(rep, request_rate, limit, isl, osl, budget)
+        else:
+            point = operating_point(rep, limit, isl, osl, budget)
+    except Exception as exc:  # a shape the tables lack, met past the coverage probe
+        if rep.step is None:
+            raise
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        return replace(estimate(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
+                                request_rate, concurrency, ep, attention_dp),
+                       backend=f"{BACKEND} (aiconfigurator-core failed: {first})")
+    return replace(_to_estimate(point, osl, kv_bound, keeps_up), backend=name)
+
+
+def _aic_replica(rep: Replica, fleet: Fleet, target: str, tp_in_node: bool) -> tuple[Replica, str]:
+    """The replica timed from aiconfigurator-core where it covers the layout, else the roofline one
+    with the reason in the backend name."""
+    from planner.perf import aic  # the optional extra: imported only when asked for
+
+    src = aic.coverage(rep.model, fleet.gpu.name, rep.weights, rep.kv_dtype, rep.tp, target, rep.ep, rep.dp > 1,
+                       tp_in_node)
+    if isinstance(src, str):
+        return rep, f"{BACKEND} (not covered by aiconfigurator-core: {src})"
+    return replace(rep, step=aic.AicStep(src)), src.backend
 
 
 def _to_estimate(p: Point, osl: int, kv_bound: bool, keeps_up: bool) -> Estimate:

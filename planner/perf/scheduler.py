@@ -18,11 +18,12 @@ micro-batches than stages (the pipeline bubble).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner.perf.factors import Factors
 from planner.perf.hardware import Hardware
-from planner.perf.step import Batch, StageShape, stage_work
+from planner.perf.step import Batch, StageShape, Work, stage_work
 from planner.specs import ModelSpec
 
 
@@ -38,6 +39,7 @@ class Replica:
     factors: Factors
     ep: int = 1  # expert parallelism inside the TP group
     dp: int = 1  # attention data-parallel ranks (tp under attention DP): each schedules its own requests
+    step: Callable[..., Work] | None = None  # times one stage's iteration; None: step.stage_work (the roofline)
 
     @property
     def pp(self) -> int:
@@ -61,10 +63,11 @@ def round_s(rep: Replica, batch: Batch, micro_batches: int) -> float:
     # under attention DP each rank's executor handles its own share of the sequences
     host = (f.step_overhead_us + f.per_sequence_step_us * (batch.decode + batch.logits) / rep.dp) * 1e-6
     alike: dict[StageShape, float] = {}  # stages of the same shape take the same time
+    step = rep.step or stage_work
     for s in rep.stages:
         if s not in alike:
-            alike[s] = stage_work(rep.model, rep.weights, rep.act, rep.kv_dtype, rep.tp, s, batch, rep.hw, f,
-                                  rep.ep, rep.dp > 1).total_s
+            alike[s] = step(rep.model, rep.weights, rep.act, rep.kv_dtype, rep.tp, s, batch, rep.hw, f,
+                            rep.ep, rep.dp > 1).total_s
     times = [alike[s] for s in rep.stages]
     busy = micro_batches * (max(times) + host)
     trip = sum(times) + host
