@@ -117,7 +117,11 @@ def cuda_graph_batch_sizes(runtime: RuntimeProfile, max_batch_size: int) -> tupl
     """Batch sizes the executor captures: the configured list, or CudaGraphConfig's default
     (1..31, 32, 64, 128, powers of two up to its max_batch_size 128, and that maximum), keeping those
     the executor's max_batch_size admits (PyTorchModelEngine filters larger ones)."""
-    sizes = runtime.cuda_graph_batch_sizes
+    return _graph_sizes(runtime.cuda_graph_batch_sizes, max_batch_size)
+
+
+@lru_cache(maxsize=256)
+def _graph_sizes(sizes: tuple[int, ...] | None, max_batch_size: int) -> tuple[int, ...]:
     if sizes is None:
         top = DEFAULT_CUDA_GRAPH_MAX_BATCH
         default = list(range(1, 32)) + [32, 64, 128] + [2 ** i for i in range(8, math.ceil(math.log2(top)))]

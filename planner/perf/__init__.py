@@ -96,7 +96,8 @@ def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fle
         return replace(estimate(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
                                 request_rate, concurrency, ep, attention_dp),
                        backend=f"{BACKEND} (aiconfigurator-core failed: {first})")
-    return replace(_to_estimate(point, osl, kv_bound, keeps_up), backend=name)
+    est = _to_estimate(point, osl, kv_bound, keeps_up)
+    return est if name == BACKEND else replace(est, backend=name)
 
 
 def _aic_replica(rep: Replica, fleet: Fleet, target: str, tp_in_node: bool) -> tuple[Replica, str]:
