@@ -13,6 +13,13 @@ factors were chosen; "MoE factor" is the Mixtral 8x7B/8x22B rows, on which moe_g
 factor was chosen on; "other GPUs" is the L40S (FP8, PCIe) and A100 (FP16) columns, also held out.
 Errors are |predicted / published − 1|.
 
+The "1.x" groups are the rows of the later perf-overview page (perf_overview_1.x.csv: PyTorch backend,
+trtllm-bench, output tokens/s per GPU; Llama 3.3 70B, GPT-OSS, Qwen3, Llama 4 Maverick and DeepSeek R1 on
+H100, H200, B200, GB200 and RTX PRO 6000), planned with the page's layout (`--tp N --pp M`, and for its DEPn
+columns `--ep N --attention-dp`), `--flow pytorch --objective throughput --kv-cache-free-gpu-mem-fraction 0.95`
+and the page's quantization; "1.x dense" and "1.x MoE" split them by model. No factor was chosen on them.
+Rows the planner cannot plan are listed with its reason.
+
 With `--backend aiconfigurator` (the `aic` extra) every row is planned with aiconfigurator-core's measured
 kernel tables and again with the roofline; the tables cover the rows whose figure names aiconfigurator-core
 as its backend, and the summary gives both backends' errors on those same rows (the others are listed as
@@ -126,6 +133,67 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
     return errors
 
 
+def _one_x_quant(r: dict[str, str]) -> tuple[str | None, str | None]:
+    """(--quant, --kv-cache-dtype) of a perf_overview_1.x.csv row, from the page's checkpoints and options.
+    None: the catalog checkpoint's own scheme."""
+    quant = {"FP4": "nvfp4", "FP8": "fp8"}[r["quant"]]
+    if r["model"].startswith("gpt-oss"):
+        # openai/gpt-oss-* ship MXFP4 experts (the catalog's checkpoint scheme); the page's llm_options set
+        # kv_cache_config dtype fp8 on Blackwell and "Hopper: use auto" (the checkpoint's 16-bit KV)
+        return None, ("fp8" if r["gpu"] in ("b200", "gb200") else None)
+    if r["model"] == "deepseek-r1" and r["quant"] == "FP8":
+        quant = None  # deepseek-ai/DeepSeek-R1-0528: the block-scaled FP8 checkpoint the catalog describes
+    # DeepSeek R1: kv_cache_config dtype fp8 on the page; the other ModelOpt FP8/NVFP4 checkpoints leave the
+    # KV dtype to the checkpoint (auto), read here as FP8, ModelOpt's kv_cache_quant_algo for these exports
+    return quant, "fp8"
+
+
+def one_x_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = None,
+               skipped: list[str] | None = None, unplanned: list[str] | None = None) -> dict[str, list[float]]:
+    """The perf_overview_1.x.csv rows (per-GPU output tokens/s); `unplanned` gets each row the planner
+    refuses, with its reason."""
+    from planner.api import resolve_model
+    from planner.errors import PlannerError
+
+    make_plan = _planner(backend, roofline, skipped)
+    errors: dict[str, list[float]] = {"1.x dense": [], "1.x MoE": []}
+    if not quiet:
+        print(f"\n{'model':16} {'gpu':22} {'layout':8} {'q':3} {'in/out':>11} {'batch':>5} {'conc':>5} "
+              f"{'pred/GPU':>9} {'published':>9} {'error':>7}")
+    for r in _rows("perf_overview_1.x.csv"):
+        tp, pp, ep = int(r["tp"]), int(r["pp"]), int(r["ep"])
+        quant, kv = _one_x_quant(r)
+        name = f"{r['model']} {r['gpu']} {r['layout']} {r['quant']} {r['isl']}/{r['osl']}"
+        try:
+            plan = make_plan(r["model"], f"{r['gpu']}x{tp * pp}", quant=quant, kv_cache_dtype=kv, tp=tp, pp=pp,
+                             ep=ep if ep > 1 else None, attention_dp=True if r["attention_dp"] == "yes" else None,
+                             max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
+                             kv_cache_free_gpu_mem_fraction=0.95, flow="pytorch")
+        except PlannerError as exc:
+            if unplanned is not None:
+                unplanned.append(f"{name}: {exc}")
+            continue
+        if plan is None:
+            continue
+        perf = plan.performance
+        if perf is None:
+            if unplanned is not None:
+                unplanned.append(f"{name}: no figures ({plan.performance_note or 'does not fit'})")
+            continue
+        published = float(r["tokens_s_gpu"])
+        group = "1.x MoE" if resolve_model(r["model"], None).moe else "1.x dense"
+        err = perf.output_tokens_per_s_per_gpu / published - 1
+        errors[group].append(abs(err))
+        if roofline is not None:
+            roofline.setdefault(group, []).append(
+                abs(make_plan.roofline.output_tokens_per_s_per_gpu / published - 1))
+        if not quiet:
+            print(f"{r['model']:16} {r['gpu']:22} {r['layout']:8} {r['quant']:3} {r['isl']:>5}/{r['osl']:<5} "
+                  f"{plan.workload.max_batch_size:>5} {perf.concurrency:>5} {perf.output_tokens_per_s_per_gpu:>9,.0f} "
+                  f"{published:>9,.0f} {100 * err:>+6.1f}%")
+    return errors
+
+
 def online_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = None,
                 skipped: list[str] | None = None) -> dict[str, list[float]]:
     make_plan = _planner(backend, roofline, skipped)
@@ -175,7 +243,13 @@ def main() -> None:
     base: dict[str, list[float]] | None = None if args.backend == "roofline" else {}
     skipped: list[str] = []
     tput = throughput_rows(args.quiet, args.backend, base, skipped)
+    unplanned: list[str] = []
+    one_x = one_x_rows(args.quiet, args.backend, base, skipped, unplanned)
     online = online_rows(args.quiet, args.backend, base, skipped)
+    if unplanned:
+        print(f"\n1.x rows the planner cannot plan ({len(unplanned)} rows):")
+        for line in unplanned:
+            print(f"  {line}")
     if skipped:
         print(f"\nnot covered by {args.backend} ({len(skipped)} rows):")
         for line in skipped:
@@ -192,6 +266,12 @@ def main() -> None:
     if base is not None:
         base["all"] = [e for g in tput for e in base.get(g, [])]
     show("all", [e for errs in tput.values() for e in errs], 12)
+    print("TensorRT-LLM 1.x rows (trtllm-bench, PyTorch backend, per GPU), |predicted/published - 1|:")
+    for group, errs in one_x.items():
+        show(group, errs, 12)
+    if base is not None:
+        base["1.x all"] = [e for g in one_x for e in base.get(g, [])]
+    show("1.x all", [e for errs in one_x.values() for e in errs], 12)
     print("online serving (Triton rows, below saturation):")
     for key, errs in online.items():
         show(key, errs, 16)
