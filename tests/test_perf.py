@@ -193,6 +193,20 @@ def test_max_throughput_limits_follow_trtllm_bench():
     assert tokens == 2048  # raw tokens = bs x (1 + 128/2048) < 4096: at least 2048, rounded to 256
 
 
+def test_max_throughput_limits_count_bytes_as_trtllm_bench_does():
+    """One table for weights and KV elements (BYTES_PER_ELEM, tuning.py @04cba882): block-scaled FP8 weights
+    count 1 byte like FP8; an INT8 KV cache counts 2 bytes, as anything outside the table does."""
+    r1 = catalog.get_model("deepseek-r1")
+    h200 = catalog.get_gpu("h200")
+    assert max_throughput_limits(r1, "fp8_block", "fp8", h200, 8, 1, 1024, 2048, 0.95) == \
+        max_throughput_limits(r1, "fp8", "fp8", h200, 8, 1, 1024, 2048, 0.95)
+    m = catalog.get_model("llama-3.1-8b")
+    assert max_throughput_limits(m, "bf16", "int8", H100, 1, 1, 1024, 1024, 0.9) == \
+        max_throughput_limits(m, "bf16", "bf16", H100, 1, 1, 1024, 1024, 0.9)
+    assert max_throughput_limits(m, "bf16", "fp8", H100, 1, 1, 1024, 1024, 0.9)[0] > \
+        max_throughput_limits(m, "bf16", "bf16", H100, 1, 1, 1024, 1024, 0.9)[0]
+
+
 # --- choices ---------------------------------------------------------------------------------------------------
 
 def test_default_70b_bf16_on_h100x8_leaves_no_gpu_idle():

@@ -4,9 +4,10 @@ The rules are TensorRT-LLM's `calc_engine_setting` and `finetune_setting`
 (tensorrt_llm/bench/build/tuning.py, NVIDIA/TensorRT-LLM commit 04cba882084a25665e7f80f5bda71b35b9790b6f),
 written here in the planner's terms:
 
-1. bytes per KV token of the whole model = 2 × layers × max(tp, kv_heads) × head_dim × bytes(kv dtype);
-2. memory for the KV cache = (CUDA total × GPUs − parameters × bytes per weight) × kv fraction,
-   with 2 bytes per weight unless the scheme is FP8 (1) or NVFP4 (0.5);
+1. bytes per KV token of the whole model = 2 × layers × max(tp, kv_heads) × head_dim × bytes per KV element;
+2. memory for the KV cache = (CUDA total × GPUs − parameters × bytes per weight) × kv fraction;
+   both byte counts come from one table (BYTES_PER_ELEM): 1 for FP8 and block-scaled FP8, 0.5 for NVFP4,
+   2 for everything else (an INT8 or FP32 KV cache, INT4 weights and MXFP4 included);
 3. requests the cache holds = that memory / (bytes per token × (input + output));
 4. raw batch = min(requests, 4096) / pp; raw tokens = min(raw batch × (1 + input / output), 32768);
 5. max_batch_size rounds the raw batch up: to 32 (at least 64) below 256, to 128 below 1024, else to 256;
@@ -19,10 +20,9 @@ from __future__ import annotations
 import math
 
 from planner import tensors
-from planner.quant import DTYPE_BYTES
 from planner.specs import GpuSpec, ModelSpec
 
-_WEIGHT_BYTES = {"fp8": 1.0, "nvfp4": 0.5}  # every other scheme counts 2 bytes per weight
+_BYTES = {"fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5}  # trtllm-bench's BYTES_PER_ELEM; anything else: 2
 
 
 def max_throughput_limits(model: ModelSpec, weights: str, kv_dtype: str, gpu: GpuSpec, tp: int, pp: int,
@@ -33,8 +33,8 @@ def max_throughput_limits(model: ModelSpec, weights: str, kv_dtype: str, gpu: Gp
         per_token = model.num_layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim)
     else:
         per_token = 2 * model.num_layers * max(tp, model.num_kv_heads) * model.head_dim
-    per_token = per_token * DTYPE_BYTES.get(kv_dtype, 2) / gib
-    engine = tensors.total_params(model) * _WEIGHT_BYTES.get(weights, 2.0) / gib
+    per_token = per_token * _BYTES.get(kv_dtype, 2.0) / gib
+    engine = tensors.total_params(model) * _BYTES.get(weights, 2.0) / gib
     total = (gpu.cuda_total_bytes or gpu.memory_bytes) / gib * tp * pp
     requests = max((total - engine) * kv_fraction / (per_token * (isl + osl)), 1.0)
     raw_bs = min(requests, 4096) / pp
