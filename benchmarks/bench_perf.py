@@ -37,6 +37,9 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent / "data"
 GPUS = {"h100": "h100x8", "h200": "h200x8"}
 CALIBRATION_MODELS = {"llama-3.1-8b", "llama-3.1-70b"}
+# v0.17's throughput rows and v0.14's Triton rows were measured on TensorRT engines (the C++ executor): they are
+# planned in the engine flow; the 1.x rows ran the PyTorch backend and are planned in the PyTorch flow.
+ENGINE_ERA = "engine"
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -91,7 +94,7 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
             tp = int(r["tp"])
             plan = make_plan(r["model"], GPUS[gpu], quant="fp8", kv_cache_dtype="fp8", tp=tp, pp=1,
                              max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
-                             kv_cache_free_gpu_mem_fraction=0.95)
+                             kv_cache_free_gpu_mem_fraction=0.95, flow=ENGINE_ERA)
             if plan is None:
                 continue
             group = "held out"
@@ -115,7 +118,8 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
         gpu, published, tp = r["gpu"], float(r["tokens_s"]), int(r["tp"])
         plan = make_plan(r["model"], f"{'a100-80gb' if gpu == 'a100' else gpu}x8", quant=r["quant"],
                          kv_cache_dtype=r["quant"], tp=tp, pp=1, max_input_len=int(r["isl"]),
-                         max_output_len=int(r["osl"]), objective="throughput", kv_cache_free_gpu_mem_fraction=0.95)
+                         max_output_len=int(r["osl"]), objective="throughput", kv_cache_free_gpu_mem_fraction=0.95,
+                         flow=ENGINE_ERA)
         if plan is None:
             continue
         perf = plan.performance
@@ -205,7 +209,7 @@ def online_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = 
     for r in _rows("perf_overview_online_v0.14.csv"):
         isl, osl, qps = int(r["isl"]), int(r["osl"]), float(r["qps"])
         plan = make_plan(r["model"], GPUS[r["gpu"]], quant="bf16", tp=int(r["tp"]), pp=1, max_input_len=isl,
-                         max_output_len=osl, max_batch_size=256, request_rate=qps)
+                         max_output_len=osl, max_batch_size=256, request_rate=qps, flow=ENGINE_ERA)
         if plan is None:
             continue
         # one replica serves the published rate: the fleet string only names the GPU
@@ -215,7 +219,8 @@ def online_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = 
             continue
         # the plan spreads the rate over its replicas; the measurement ran one replica at the full rate
         one = make_plan(r["model"], f"{GPUS[r['gpu']].split('x')[0]}x{r['tp']}", quant="bf16", tp=int(r["tp"]),
-                        pp=1, max_input_len=isl, max_output_len=osl, max_batch_size=256, request_rate=qps)
+                        pp=1, max_input_len=isl, max_output_len=osl, max_batch_size=256, request_rate=qps,
+                        flow=ENGINE_ERA)
         if one is None:
             continue
         one, base = one.performance, getattr(make_plan, "roofline", None)
