@@ -87,14 +87,20 @@ def main() -> None:
     exe = shutil.which("planner", path=os.path.dirname(sys.executable)) or "planner"
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "PLANNER_CACHE_DIR": cache}
-        for fmt in ("table", "json"):
-            argv = [exe, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--format", fmt]
-            if fmt == "table":
-                first, _ = cold_command(argv, 1, env)
-                print(f"first run (empty package-data cache), table: {first[0] * 1000:.0f} ms wall")
-            walls, cpus = cold_command(argv, args.runs, env)
-            print(f"cold `planner plan llama-3.1-70b --gpus h100x8 --format {fmt}`: {_ms(walls)} wall; "
-                  f"{_ms(cpus)} CPU (user + sys) over {args.runs} runs")
+        argv = {fmt: [exe, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--format", fmt] for fmt in ("table", "json")}
+        first, _ = cold_command(argv["table"], 1, env)
+        print(f"first run (empty package-data cache), table: {first[0] * 1000:.0f} ms wall")
+        # the formats alternate, so that a machine whose speed drifts weighs on both alike
+        walls = {fmt: [] for fmt in argv}
+        cpus = {fmt: [] for fmt in argv}
+        for _ in range(args.runs):
+            for fmt, line in argv.items():
+                wall, cpu = cold_command(line, 1, env)
+                walls[fmt] += wall
+                cpus[fmt] += cpu
+        for fmt in argv:
+            print(f"cold `planner plan llama-3.1-70b --gpus h100x8 --format {fmt}`: {_ms(walls[fmt])} wall; "
+                  f"{_ms(cpus[fmt])} CPU (user + sys) over {args.runs} runs")
     if args.no_sweep:
         return
     for what in ("catalog", "quantizations"):  # each in a fresh process: no cache warmed by the other
