@@ -70,6 +70,22 @@ def test_dense_prefill_is_compute_bound_and_attention_is_causal():
     assert w.attention_s == pytest.approx(32 * (attn + LAT), rel=1e-9)
 
 
+def test_fp4_prefill_runs_at_the_measured_share_of_the_fp4_peak():
+    """NVFP4 GEMMs run on Blackwell's FP4 tensor cores at gemm_efficiency x fp4_gemm_scale of their dense
+    peak (perf.yaml: the measured FP4/FP8 efficiency ratio)."""
+    m = catalog.get_model("llama-3.1-8b")
+    b200 = catalog.get_gpu("b200")
+    hw = hardware(b200, "nvfp4", "bf16", 1, 1, 8)
+    assert hw.gemm_precision == "fp4" and hw.gemm_flops == b200.dense_tflops["fp4"] * 1e12
+    stage = StageShape(m.num_layers, 0, False, False)
+    w = stage_work(m, "nvfp4", "bf16", "bf16", 1, stage, Batch(decode=0, context=0, prefill=8192, prompt_len=8192),
+                   hw, F)
+    params = 218_103_808 + 2 * 4096
+    gemm = b200.dense_tflops["fp4"] * 1e12 * F.gemm_efficiency * F.fp4_gemm_scale
+    assert F.fp4_gemm_scale < 1
+    assert w.weights_s == pytest.approx(32 * (2 * params * 8192 / gemm + 2 * LAT), rel=1e-9)
+
+
 def test_tp_all_reduce_two_per_layer_over_nvlink():
     m = catalog.get_model("llama-3.1-70b")
     w = _work(m, Batch(decode=64, context=1000), tp=4)

@@ -25,6 +25,7 @@ class Factors:
     per_sequence_step_us: float
     activation_bytes_per_token_per_layer: float
     moe_gemm_efficiency: float
+    fp4_gemm_scale: float
     request_overhead_ms: float
 
 

@@ -29,6 +29,7 @@ class Hardware:
     pp_link_latency_s: float
     tp_link: str
     pp_link: str
+    gemm_precision: str = "bf16"  # the tensor-core precision the GEMMs run in (its efficiency: factors.py)
 
 
 def gemm_precision(weights: str, act: str) -> str:
@@ -66,4 +67,5 @@ def hardware(gpu: GpuSpec, weights: str, act: str, tp: int, pp: int, gpus_per_no
         pp_link_latency_s=(pp_lat or 0) * 1e-6,
         tp_link=tp_name,
         pp_link=pp_name,
+        gemm_precision=prec,
     )

@@ -169,7 +169,7 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
                batch: Batch, hw: Hardware, f: Factors, ep: int = 1, attention_dp: bool = False) -> Work:
     """One iteration of the whole TP group's `batch` on one rank of `stage`."""
     bw = hw.hbm_bytes_s * f.hbm_efficiency
-    gemm = hw.gemm_flops * f.gemm_efficiency
+    gemm = hw.gemm_flops * f.gemm_efficiency * (f.fp4_gemm_scale if hw.gemm_precision == "fp4" else 1.0)
     attn_peak = hw.attention_flops * f.attention_efficiency
     lat = f.memory_op_latency_us * 1e-6
     n = batch.tokens
