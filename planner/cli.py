@@ -39,6 +39,14 @@ MAX_ERROR_CHARS = 400  # an error is one line a terminal can show, whatever the 
 FORMATS = ("table", "json", "yaml")
 
 
+# `plan` and `compare`: who times the steps (planner.perf.BACKENDS, spelled out here so that the
+# command line does not import the performance model before it is needed)
+_perf_backend_option = click.option(
+    "--perf-backend", type=click.Choice(("roofline", "aiconfigurator")), default="roofline", show_default=True,
+    help="Who times the steps: the planner's roofline, or aiconfigurator-core's measured kernel tables where they "
+         "cover the GPU and layout (pip install 'planner[aic]').")
+
+
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """`-c plan.yaml`: every option from one YAML file (see optionfile.py); command-line flags still win."""
     if not value:
@@ -103,10 +111,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--request-rate", type=float, default=None,
               help="Requests/s to serve: size the fleet for it and report the figures at that rate.")
 @click.option("--gpu-hour-price", type=float, default=None, help="Price of one GPU-hour: cost per million tokens.")
-@click.option("--perf-backend", type=click.Choice(("roofline", "aiconfigurator")), default="roofline",
-              show_default=True,
-              help="Who times the steps: the planner's roofline, or aiconfigurator-core's measured kernel tables "
-                   "where they cover the GPU and layout (pip install 'planner[aic]').")
+@_perf_backend_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Write build.sh, model_repository/, deploy/, plan.json and report.html here.")
@@ -278,10 +283,7 @@ def _write_plan(result: Any, fmt: str) -> None:
 @click.option("--tpot-ms", type=float, default=None)
 @click.option("--request-rate", type=float, default=None, help="Requests/s: GPUs needed on each fleet.")
 @click.option("--gpu-hour-price", default=None, help="Price of one GPU-hour: one number, or one per fleet.")
-@click.option("--perf-backend", type=click.Choice(("roofline", "aiconfigurator")), default="roofline",
-              show_default=True,
-              help="Who times the steps: the planner's roofline, or aiconfigurator-core's measured kernel tables "
-                   "where they cover the GPU and layout (pip install 'planner[aic]').")
+@_perf_backend_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the comparison as one self-contained HTML page.")

@@ -96,3 +96,12 @@ def test_a_latency_limit_no_layout_meets_is_named_with_advice_that_meets_it(caps
     code, _, _ = run(capsys, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--tpot-ms", "20", "--tp", tp,
                      "--max-batch-size", batch.split()[1])
     assert code == 0
+
+
+def test_perf_backend_choices_are_the_performance_models_backends():
+    from planner.cli import cli
+    from planner.perf import BACKENDS
+
+    for command in ("plan", "compare"):
+        (param,) = [p for p in cli.commands[command].params if p.name == "perf_backend"]
+        assert tuple(param.type.choices) == BACKENDS
