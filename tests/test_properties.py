@@ -70,7 +70,8 @@ def test_a_fitting_plan_fits_its_gpus(model, quant, gpu, batch, inp, out):
         assert plan.kv_cache.max_tokens >= plan.kv_cache.required_tokens
         assert plan.layout.tp * plan.layout.pp * plan.layout.replicas <= plan.fleet.total_gpus
         assert structural_reason(model, quant, plan.layout.tp, plan.layout.pp,
-                                 Fleet(gpu=catalog.get_gpu(gpu), gpus_per_node=8)) is None
+                                 Fleet(gpu=catalog.get_gpu(gpu), gpus_per_node=8), plan.layout.ep or 1,
+                                 plan.layout.attention_dp, plan.target.flow, plan.target.trtllm_version) is None
 
 
 def test_schemes_cover_the_cli_choices():
