@@ -223,6 +223,30 @@ def test_max_throughput_limits_count_bytes_as_trtllm_bench_does():
         max_throughput_limits(m, "bf16", "bf16", H100, 1, 1, 1024, 1024, 0.9)[0]
 
 
+def test_max_throughput_limits_where_trtllm_bench_refuses_use_the_checkpoints_real_size():
+    """gpt-oss-120b's MXFP4 weights count 2 bytes in trtllm-bench's table: 117 B parameters outweigh one
+    GB200, so trtllm-bench refuses and the published run set its own limits. The rule then runs on the
+    checkpoint's real bytes (4-bit experts with their scales, about 61 GiB)."""
+    from planner.perf.tuning import checkpoint_bytes
+
+    m = catalog.get_model("gpt-oss-120b")
+    gb200 = catalog.get_gpu("gb200")
+    gib = 1 << 30
+    from planner import tensors
+
+    assert tensors.total_params(m) * 2 > (gb200.cuda_total_bytes or gb200.memory_bytes)
+    real = checkpoint_bytes(m, "mxfp4")
+    assert 55 * gib < real < 70 * gib
+    per_token = 2 * m.num_layers * max(1, m.num_kv_heads) * m.head_dim * 2  # KV 'auto' counts 2 bytes
+    total = gb200.cuda_total_bytes or gb200.memory_bytes
+    requests = (total - real) * 0.95 / (per_token * 2000)
+    bs, _ = max_throughput_limits(m, "mxfp4", "bf16", gb200, 1, 1, 1000, 1000, 0.95)
+    assert 256 <= requests < 1024 and bs == 128 * math.ceil(requests / 128)  # 860 requests: batch 896
+    # where the rule's own count leaves room, the real size never enters
+    h100 = max_throughput_limits(catalog.get_model("llama-3.1-70b"), "fp8", "fp8", H100, 2, 1, 128, 2048, 0.95)
+    assert h100 == (384, 2048)
+
+
 # --- choices ---------------------------------------------------------------------------------------------------
 
 def test_default_70b_bf16_on_h100x8_leaves_no_gpu_idle():

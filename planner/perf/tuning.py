@@ -13,6 +13,11 @@ written here in the planner's terms:
 5. max_batch_size rounds the raw batch up: to 32 (at least 64) below 256, to 128 below 1024, else to 256;
    max_num_tokens rounds the raw tokens up: to 256 (at least 2048) below 4096, to 512 below 8192,
    else to 1024.
+
+Where the rule's own byte count leaves no room (weights it counts at 2 bytes, such as MXFP4, outweigh the
+GPUs), trtllm-bench refuses to choose ("The model requires at least ...") and a published run must have set
+the limits itself. The planner then applies the same rule to the checkpoint's real size on the GPUs (the
+memory model's weight bytes), which is the bound that run's KV cache actually had.
 """
 
 from __future__ import annotations
@@ -20,9 +25,15 @@ from __future__ import annotations
 import math
 
 from planner import tensors
+from planner.memory.common import stage_weight_bytes
 from planner.specs import GpuSpec, ModelSpec
 
 _BYTES = {"fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5}  # trtllm-bench's BYTES_PER_ELEM; anything else: 2
+
+
+def checkpoint_bytes(model: ModelSpec, weights: str) -> int:
+    """The whole checkpoint's weights as the memory model counts them (one rank holding everything)."""
+    return stage_weight_bytes(model, weights, 1, 0, model.num_layers, True, True)
 
 
 def max_throughput_limits(model: ModelSpec, weights: str, kv_dtype: str, gpu: GpuSpec, tp: int, pp: int,
@@ -36,6 +47,8 @@ def max_throughput_limits(model: ModelSpec, weights: str, kv_dtype: str, gpu: Gp
     per_token = per_token * _BYTES.get(kv_dtype, 2.0) / gib
     engine = tensors.total_params(model) * _BYTES.get(weights, 2.0) / gib
     total = (gpu.cuda_total_bytes or gpu.memory_bytes) / gib * tp * pp
+    if total - engine <= per_token * (isl + osl) / kv_fraction:  # trtllm-bench refuses: not one request fits
+        engine = checkpoint_bytes(model, weights) / gib
     requests = max((total - engine) * kv_fraction / (per_token * (isl + osl)), 1.0)
     raw_bs = min(requests, 4096) / pp
     raw_tokens = min(raw_bs * (1 + isl / osl), 32768)
