@@ -26,6 +26,9 @@ class Factors:
     activation_bytes_per_token_per_layer: float
     moe_gemm_efficiency: float
     fp4_gemm_scale: float
+    fp4_moe_gemm_scale: float
+    moe_layer_latency_us: float
+    moe_routed_pair_ns: float
     request_overhead_ms: float
 
 

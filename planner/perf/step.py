@@ -9,7 +9,11 @@ the weights and a large one by arithmetic:
 - linear layers read the rank's weights once per iteration and do 2 FLOPs per weight per token;
   an MoE layer reads only the experts its tokens activate (n tokens with top-k routing out of
   E experts hit E·(1 − (1 − k/E)^n) distinct experts on average, uniform routing assumed) and
-  does top-k experts' FLOPs per token;
+  does top-k experts' FLOPs per token. The fused MoE op also pays what its grouped GEMMs do not
+  explain: a fixed cost per layer (routing, sorting, the launches of its chain of kernels) and a
+  cost per routed (token, expert) pair (permuting the token in, quantizing it, the activation,
+  the weighted sum back), both read off measured MoE kernel tables (perf.yaml); and its FP4
+  grouped GEMMs run near the FP8 rate, not at twice it;
 - attention of a decode token reads the KV cache of its whole context (bytes per token from the
   memory model) and does 4·head_dim FLOPs per head and context token; MLA attends in its latent
   space (weights absorbed: 2·(kv_lora_rank + rope) + 2·kv_lora_rank FLOPs per head and context
@@ -169,7 +173,9 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
                batch: Batch, hw: Hardware, f: Factors, ep: int = 1, attention_dp: bool = False) -> Work:
     """One iteration of the whole TP group's `batch` on one rank of `stage`."""
     bw = hw.hbm_bytes_s * f.hbm_efficiency
-    gemm = hw.gemm_flops * f.gemm_efficiency * (f.fp4_gemm_scale if hw.gemm_precision == "fp4" else 1.0)
+    fp4 = hw.gemm_precision == "fp4"
+    gemm = hw.gemm_flops * f.gemm_efficiency * (f.fp4_gemm_scale if fp4 else 1.0)
+    moe_gemm = hw.gemm_flops * f.gemm_efficiency * f.moe_gemm_efficiency * (f.fp4_moe_gemm_scale if fp4 else 1.0)
     attn_peak = hw.attention_flops * f.attention_efficiency
     lat = f.memory_op_latency_us * 1e-6
     n = batch.tokens
@@ -186,9 +192,10 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
             # this rank's share of the experts the iteration's tokens (all ranks' tokens) activate
             share = s.experts / s.total_experts
             hit = active_experts(s.total_experts, s.top_k, n) * share
-            moe = f.moe_gemm_efficiency
-            lin += _roofline(hit * s.expert_bytes, 2 * s.expert_params * s.top_k * n * share, bw * moe,
-                             gemm * moe) + lat
+            pairs = s.top_k * n * share  # routed (token, expert) pairs on this rank
+            lin += (_roofline(hit * s.expert_bytes, 2 * s.expert_params * pairs, bw * f.moe_gemm_efficiency,
+                              moe_gemm)
+                    + f.moe_layer_latency_us * 1e-6 + pairs * f.moe_routed_pair_ns * 1e-9)
         decode = batch.decode / dp
         dec = _roofline(decode * batch.context * s.kv_bytes, decode * batch.context * s.decode_attn_flops, bw,
                         attn_peak)
