@@ -153,6 +153,29 @@ def test_fine_grained_fp4_moe_pays_per_routed_token_and_runs_near_the_fp8_rate()
     assert hw.gemm_precision == "fp4"
 
 
+def test_interleaved_moe_layers_are_timed_as_moe():
+    """Llama 4 Maverick alternates dense layers (MLP 16384 wide) with MoE layers (128 experts of 8192, top 1,
+    one shared expert): the stage counts 24 MoE layers of 48, and an MoE layer's shape holds the experts."""
+    from planner.perf import stage_shapes
+    from planner.perf.step import representative_layer
+
+    m = catalog.get_model("llama-4-maverick")
+    assert (representative_layer(m, False), representative_layer(m, True)) == (0, 1)
+    moe = layer_shape(m, "fp8", "bf16", "fp8", 8, True)
+    dense = layer_shape(m, "fp8", "bf16", "fp8", 8, False)
+    assert (moe.experts, moe.top_k, moe.expert_params) == (128, 1, 3 * 5120 * 8192 // 8)
+    assert dense.experts == 0 and dense.fixed_params > moe.fixed_params  # 16384-wide MLP vs shared 8192
+
+    class Stage:  # the two fields stage_shapes reads of the memory model's stages
+        def __init__(self, first_layer, layers):
+            self.first_layer, self.layers = first_layer, layers
+
+    shapes = stage_shapes(m, [Stage(0, 25), Stage(25, 23)])
+    assert [(s.layers, s.moe_layers) for s in shapes] == [(25, 12), (23, 12)]
+    r1 = catalog.get_model("deepseek-r1")  # three dense layers first
+    assert [s.moe_layers for s in stage_shapes(r1, [Stage(0, 31), Stage(31, 30)])] == [28, 30]
+
+
 # --- worked numbers: MLA (DeepSeek-V3) -----------------------------------------------------------------
 
 def test_mla_decode_reads_the_latent_and_attends_in_latent_space():

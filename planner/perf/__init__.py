@@ -34,11 +34,10 @@ class Estimate:
 
 
 def stage_shapes(model: ModelSpec, stages: Sequence[StageMemory]) -> tuple[StageShape, ...]:
-    dense_end = model.moe.first_k_dense_layers if model.moe else model.num_layers
     out = []
     for i, s in enumerate(stages):
-        dense = max(0, min(s.first_layer + s.layers, dense_end) - s.first_layer)
-        out.append(StageShape(s.layers, s.layers - dense, i == len(stages) - 1, i < len(stages) - 1))
+        moe = sum(model.is_moe_layer(layer) for layer in range(s.first_layer, s.first_layer + s.layers))
+        out.append(StageShape(s.layers, moe, i == len(stages) - 1, i < len(stages) - 1))
     return tuple(out)
 
 

@@ -72,13 +72,18 @@ class LayerShape:
     total_experts: int = 0  # routed experts of the whole model
 
 
+def representative_layer(model: ModelSpec, moe_layer: bool) -> int:
+    """The first layer of the kind asked for: MoE layers may start late (DeepSeek's dense first layers) or
+    alternate with dense ones (Llama 4 Maverick's interleave step 2)."""
+    return next((i for i in range(model.num_layers) if model.is_moe_layer(i) == moe_layer), 0)
+
+
 @lru_cache(maxsize=1024)
 def layer_shape(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int, moe_layer: bool,
                 ep: int = 1, attention_dp: bool = False) -> LayerShape:
     scheme = SCHEMES[weights]
     act_bytes = DTYPE_BYTES[act]
-    first_moe = model.moe.first_k_dense_layers if model.moe else model.num_layers
-    lt = tensors.layer_tensors(model, first_moe if moe_layer else 0, tp, ep, attention_dp)
+    lt = tensors.layer_tensors(model, representative_layer(model, moe_layer), tp, ep, attention_dp)
     attn_tp = 1 if attention_dp else tp
     fixed_b = lt.plain * act_bytes
     fixed_p = lt.plain
