@@ -176,6 +176,41 @@ def test_interleaved_moe_layers_are_timed_as_moe():
     assert [s.moe_layers for s in stage_shapes(r1, [Stage(0, 31), Stage(31, 30)])] == [28, 30]
 
 
+# --- worked numbers: windowed attention (gpt-oss, Llama 4) ---------------------------------------------
+
+def test_sliding_layers_read_only_their_window():
+    """gpt-oss-120b alternates sliding (128 tokens) and full attention over its 36 layers: a decode token
+    at context 8,000 reads 18 x 8,000 + 18 x 128 cached tokens, not 36 x 8,000."""
+    from planner.perf.step import attended, prompt_attended
+
+    m = catalog.get_model("gpt-oss-120b")
+    h200 = catalog.get_gpu("h200")
+    plain = m.model_copy(update={"attention_pattern": (), "sliding_window": None})
+    batch = Batch(decode=64, context=8000)
+    windowed = _work(m, batch, weights="mxfp4", moe_layers=36, layers=36, gpu=h200).attention_s
+    unwindowed = _work(plain, batch, weights="mxfp4", moe_layers=36, layers=36, gpu=h200).attention_s
+    lat = 36 * LAT
+    assert (windowed - lat) / (unwindowed - lat) == pytest.approx((18 * 8000 + 18 * 128) / (36 * 8000), rel=1e-9)
+    assert attended("sliding", 128, 100) == 100 and attended("sliding", 128, 8000) == 128
+    # a 1,000-token prompt: its first 128 tokens ramp up, the rest see 128
+    assert prompt_attended("sliding", 128, 1000) == pytest.approx(128 - 128 * 128 / 2000)
+    assert prompt_attended(None, None, 1000) == 500
+
+
+def test_chunked_layers_attend_within_their_chunk():
+    """Llama 4's chunked layers (8,192-token chunks, three of every four layers) see their own chunk: half of
+    one on average past the first; a 20,000-token prompt is two whole causal chunks and one of 3,616."""
+    from planner.perf.step import attended, attention_groups, prompt_attended
+
+    m = catalog.get_model("llama-4-maverick")
+    groups = {(moe, kind): n for moe, kind, _, n in attention_groups(m, 0, 48)}
+    # MoE on odd layers; full attention on every fourth (3, 7, ...), all of them MoE layers
+    assert groups == {(False, "chunked"): 24, (True, "chunked"): 12, (True, "full"): 12}
+    assert attended("chunked", 8192, 5000) == 5000 and attended("chunked", 8192, 20000) == 4096
+    assert prompt_attended("chunked", 8192, 20000) == pytest.approx(
+        (2 * 8192 * 8192 / 2 + 3616 * 3616 / 2) / 20000)
+
+
 # --- worked numbers: MLA (DeepSeek-V3) -----------------------------------------------------------------
 
 def test_mla_decode_reads_the_latent_and_attends_in_latent_space():

@@ -37,7 +37,7 @@ def stage_shapes(model: ModelSpec, stages: Sequence[StageMemory]) -> tuple[Stage
     out = []
     for i, s in enumerate(stages):
         moe = sum(model.is_moe_layer(layer) for layer in range(s.first_layer, s.first_layer + s.layers))
-        out.append(StageShape(s.layers, moe, i == len(stages) - 1, i < len(stages) - 1))
+        out.append(StageShape(s.layers, moe, i == len(stages) - 1, i < len(stages) - 1, s.first_layer))
     return tuple(out)
 
 

@@ -15,9 +15,10 @@ the weights and a large one by arithmetic:
   the weighted sum back), both read off measured MoE kernel tables (perf.yaml); and its FP4
   grouped GEMMs run near the FP8 rate, not at twice it;
 - attention of a decode token reads the KV cache of its whole context (bytes per token from the
-  memory model) and does 4·head_dim FLOPs per head and context token; MLA attends in its latent
+  memory model), of its last `sliding_window` tokens in a sliding layer and of its own chunk in a
+  chunked one (Llama 4), and does 4·head_dim FLOPs per head and attended token; MLA attends in its latent
   space (weights absorbed: 2·(kv_lora_rank + rope) + 2·kv_lora_rank FLOPs per head and context
-  token); a prompt token attends half its prompt on average (causal);
+  token); a prompt token attends half its prompt on average (causal), within its window or chunk;
 - elementwise kernels (norms, RoPE, activations, residual adds) move a few hidden vectors per
   token and pay a fixed launch cost each;
 - with TP > 1, two all-reduces per layer (after attention and after the MLP) of the tokens'
@@ -163,6 +164,36 @@ class StageShape:
     moe_layers: int
     is_last: bool
     has_next: bool
+    first_layer: int = 0  # where the stage starts: which of its layers are MoE, sliding or chunked
+
+
+@lru_cache(maxsize=1024)
+def attention_groups(model: ModelSpec, first_layer: int, layers: int) -> tuple[tuple[bool, str, int | None, int], ...]:
+    """The stage's layers counted by (is MoE, attention kind, window)."""
+    counts: dict[tuple[bool, str, int | None], int] = {}
+    for layer in range(first_layer, first_layer + layers):
+        key = (model.is_moe_layer(layer), model.attention_kind(layer), model.attention_window(layer))
+        counts[key] = counts.get(key, 0) + 1
+    return tuple((moe, kind, window, n) for (moe, kind, window), n in counts.items())
+
+
+def attended(kind: str, window: int | None, context: float) -> float:
+    """Cached tokens a decode token at `context` attends to: all of them under full attention, the last
+    `window` under sliding attention; under chunked attention (Llama 4) those of its own chunk, on average
+    half a chunk once the sequence is past its first one."""
+    if window is None or context <= window:
+        return context
+    return window if kind == "sliding" else window / 2
+
+
+def prompt_attended(kind: str, window: int | None, prompt: float) -> float:
+    """Tokens a prompt token attends to, on average over a causal prompt `prompt` long."""
+    if window is None or prompt <= window:
+        return prompt / 2
+    if kind == "sliding":  # the first `window` tokens ramp up, the rest see a full window
+        return window - window * window / (2 * prompt)
+    whole, rest = divmod(prompt, window)  # chunked: each chunk is a causal prompt of its own
+    return (whole * window * window / 2 + rest * rest / 2) / prompt
 
 
 def _roofline(nbytes: float, flops: float, bw: float, peak: float) -> float:
@@ -188,6 +219,9 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     local = n / dp  # tokens this rank runs through attention and the unsplit layers
     act_bytes = DTYPE_BYTES[act]
     weights_s = attention_s = 0.0
+    stage_count = {False: 0, True: 0}  # the layers attention_groups sees, by kind: scales its sums to `count`
+    for is_moe, _, _, k in attention_groups(model, stage.first_layer, stage.layers):
+        stage_count[is_moe] += k
     for count, moe in ((stage.layers - stage.moe_layers, False), (stage.moe_layers, True)):
         if not count:
             continue
@@ -201,12 +235,20 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
             lin += (_roofline(hit * s.expert_bytes, 2 * s.expert_params * pairs, bw * f.moe_gemm_efficiency,
                               moe_gemm)
                     + f.moe_layer_latency_us * 1e-6 + pairs * f.moe_routed_pair_ns * 1e-9)
+        # context tokens the group's layers attend to, summed over them (both roofline terms grow with it)
+        ctx = pre_ctx = 0.0
+        seen = stage_count[moe]  # 0 where the caller's count of MoE layers is not the model's: all layers stand in
+        for is_moe, kind, window, k in attention_groups(model, stage.first_layer, stage.layers):
+            if is_moe == moe or not seen:
+                ctx += k * attended(kind, window, batch.context)
+                pre_ctx += k * prompt_attended(kind, window, batch.prompt_len)
+        scale = count / (seen or stage.layers)
+        ctx, pre_ctx = ctx * scale, pre_ctx * scale
         decode = batch.decode / dp
-        dec = _roofline(decode * batch.context * s.kv_bytes, decode * batch.context * s.decode_attn_flops, bw,
-                        attn_peak)
-        pre = batch.prefill / dp * batch.prompt_len / 2 * s.prefill_attn_flops / attn_peak
+        dec = _roofline(decode * ctx * s.kv_bytes, decode * ctx * s.decode_attn_flops, bw, attn_peak)
+        pre = batch.prefill / dp * pre_ctx * s.prefill_attn_flops / attn_peak
         weights_s += count * lin
-        attention_s += count * (dec + pre + (lat if batch.decode else 0.0) + (lat if batch.prefill else 0.0))
+        attention_s += dec + pre + count * ((lat if batch.decode else 0.0) + (lat if batch.prefill else 0.0))
     hidden_bytes = n * model.hidden_size * act_bytes
     elementwise_s = stage.layers * (local * model.hidden_size * f.activation_bytes_per_token_per_layer / bw
                                     + f.kernels_per_layer * lat)
