@@ -14,7 +14,7 @@ from planner.memory import StageMemory
 from planner.perf.factors import factors
 from planner.perf.hardware import hardware
 from planner.perf.scheduler import Point, Replica, at_rate, operating_point
-from planner.perf.step import StageShape
+from planner.perf.step import StageShape, attention_groups
 from planner.specs import Fleet, ModelSpec, Workload
 
 BACKEND = "planner-roofline"
@@ -36,7 +36,7 @@ class Estimate:
 def stage_shapes(model: ModelSpec, stages: Sequence[StageMemory]) -> tuple[StageShape, ...]:
     out = []
     for i, s in enumerate(stages):
-        moe = sum(model.is_moe_layer(layer) for layer in range(s.first_layer, s.first_layer + s.layers))
+        moe = sum(n for is_moe, _, _, n in attention_groups(model, s.first_layer, s.layers) if is_moe)
         out.append(StageShape(s.layers, moe, i == len(stages) - 1, i < len(stages) - 1, s.first_layer))
     return tuple(out)
 
