@@ -249,4 +249,40 @@ def test_moe_layers_query_the_fused_moe_with_the_layouts_expert_split():
         ms = aic.ops_ms(src, ops, shape, Batch(64, 1000))
         per_layer = sum(aic.query_ms(src, op, tokens=64) for op in ops.moe)
         assert ms["weights"] == pytest.approx(48 * per_layer)
-    assert "attention DP" in aic.coverage(spec, "h200", "fp8", "fp8", 4, "1.2.1", 4, attention_dp=True)
+
+
+def catalog_gpu(name):
+    from planner import catalog
+
+    return catalog.get_gpu(name)
+
+
+@needs_aic
+def test_attention_dp_queries_whole_attention_for_own_tokens_and_the_moe_for_all():
+    """Qwen3-30B-A3B at TP 4 with attention DP and EP 4: each rank runs the whole attention (32 heads, 4 KV
+    heads) and its projections for its own quarter of the tokens and sequences, with no all-reduce; the fused
+    MoE (32 experts per rank, whole) sees every rank's tokens; the dispatch is the planner's own term."""
+    from planner.api import resolve_model
+    from planner.perf.factors import factors
+    from planner.perf.hardware import hardware
+    from planner.perf.step import stage_work
+
+    spec = resolve_model("qwen3-30b-a3b", None)
+    src = aic.coverage(spec, "h200", "fp8", "fp8", 4, "1.2.1", 4, attention_dp=True)
+    assert isinstance(src, aic.Source), src
+    ops = aic.layer_ops(spec, "fp8", "fp8", 4, 4, attention_dp=True)
+    assert ops.allreduce is None and ops.gen_attn[1:3] == (32, 4)
+    assert ops.moe[2] == ("moe", 2048, 768, 8, 128, 1, 4, "fp8")
+    assert ops.lm_head[1] == spec.vocab_size  # whole on every rank
+    shape = StageShape(48, 48, True, False)
+    batch = Batch(256, 1000)
+    ms = aic.ops_ms(src, ops, shape, batch, dp=4)
+    per_layer = sum(aic.query_ms(src, op, tokens=64) for op in ops.moe[:2]) + aic.query_ms(src, ops.moe[2],
+                                                                                            tokens=256)
+    assert ms["weights"] == pytest.approx(48 * per_layer)
+    assert ms["attention"] == pytest.approx(48 * aic.query_ms(src, ops.gen_attn, batch=64, s=1000))
+    assert ms["allreduce"] == 0
+    hw = hardware(catalog_gpu("h200"), "fp8", "bf16", 4, 1, 8)
+    work = aic.AicStep(src)(spec, "fp8", "bf16", "fp8", 4, shape, batch, hw, factors(), 4, True)
+    own = stage_work(spec, "fp8", "bf16", "fp8", 4, shape, batch, hw, factors(), 4, True)
+    assert work.dispatch_s == own.dispatch_s > 0 and work.allreduce_s == 0

@@ -15,6 +15,10 @@ into the same `Work` as `step.stage_work`, for one pipeline stage and one iterat
 - allreduce_s: with TP > 1, two custom all-reduces of the tokens' hidden vectors per layer;
 - lm_head_s: the logits GEMM (16-bit, as TensorRT-LLM runs it) on the last stage.
 
+Under attention DP a rank runs the whole attention, its projections and the logits for its own share of the
+iteration's sequences and tokens, and the fused MoE for every rank's tokens (dispatched to its experts); the
+dispatch itself (all-to-all or all-gather) stays the planner's own term, as the tables hold none for it.
+
 What the database does not measure stays the planner's own (step.stage_work): the elementwise kernels and
 the PP hand-off; the memory model sets the batch and scheduler.py the operating point, as with the roofline.
 Fractional token counts (the scheduler's steady-state averages) interpolate linearly between the two
@@ -238,18 +242,21 @@ class LayerOps:
     lm_head: Op
 
 
-def layer_ops(model: ModelSpec, weights: str, kv_dtype: str, tp: int, ep: int = 1) -> LayerOps:
+def layer_ops(model: ModelSpec, weights: str, kv_dtype: str, tp: int, ep: int = 1,
+              attention_dp: bool = False) -> LayerOps:
     """The op shapes per rank, as TensorRT-LLM splits them under TP (heads and MLP columns over the ranks,
     KV heads replicated when fewer than the ranks); with expert parallelism `ep` the fused MoE holds
-    num_experts / ep experts, each split tp / ep ways (the table's moe_tp_size and moe_ep_size)."""
+    num_experts / ep experts, each split tp / ep ways (the table's moe_tp_size and moe_ep_size). Under
+    attention DP the attention, dense MLP and LM head are whole on every rank and nothing is all-reduced."""
     mode = GEMM_MODES[weights]
     h, d = model.hidden_size, model.head_dim
-    heads = model.num_attention_heads // tp
-    kv_heads = -(-model.num_kv_heads // tp)
+    split = 1 if attention_dp else tp
+    heads = model.num_attention_heads // split
+    kv_heads = -(-model.num_kv_heads // split)
     qkv = ("gemm", (heads + 2 * kv_heads) * d, h, mode)
     out = ("gemm", h, heads * d, mode)
-    up_cols = (2 if model.mlp == "gated" else 1) * model.intermediate_size // tp
-    dense = (qkv, out, ("gemm", up_cols, h, mode), ("gemm", h, model.intermediate_size // tp, mode))
+    up_cols = (2 if model.mlp == "gated" else 1) * model.intermediate_size // split
+    dense = (qkv, out, ("gemm", up_cols, h, mode), ("gemm", h, model.intermediate_size // split, mode))
     moe: tuple[Op, ...] = ()
     if model.moe:
         m = model.moe
@@ -258,7 +265,8 @@ def layer_ops(model: ModelSpec, weights: str, kv_dtype: str, tp: int, ep: int = 
     kv = KV_MODES[kv_dtype]
     qk = model.qk_norm
     return LayerOps(dense, moe, ("gen_attn", heads, kv_heads, d, kv, qk), ("ctx_attn", heads, kv_heads, d, kv, qk),
-                    ("allreduce", h, tp) if tp > 1 else None, ("gemm", -(-model.vocab_size // tp), h, "bfloat16"))
+                    ("allreduce", h, tp) if split > 1 else None,
+                    ("gemm", -(-model.vocab_size // split), h, "bfloat16"))
 
 
 def coverage(model: ModelSpec, gpu_name: str, weights: str, kv_dtype: str, tp: int, target: str, ep: int = 1,
@@ -284,16 +292,15 @@ def coverage(model: ModelSpec, gpu_name: str, weights: str, kv_dtype: str, tp: i
             return "MoE layers with shared experts, interleaved dense layers or expert biases are not timed from it"
         if weights not in MOE_MODES:
             return f"aiconfigurator-core has no {weights} MoE table"
-    if attention_dp:
-        return "attention DP is not timed from aiconfigurator-core here"
-    if tp > 8 or (tp > 1 and not tp_in_node):
-        return "the custom all-reduce table covers TP 2, 4 and 8 inside one node"
-    if tp > 1 and system in NO_ALLREDUCE:
-        return NO_ALLREDUCE[system]
-    if model.num_attention_heads % tp:
-        return f"{model.num_attention_heads} attention heads do not split over TP {tp}"
+    if not attention_dp:
+        if tp > 8 or (tp > 1 and not tp_in_node):
+            return "the custom all-reduce table covers TP 2, 4 and 8 inside one node"
+        if tp > 1 and system in NO_ALLREDUCE:
+            return NO_ALLREDUCE[system]
+        if model.num_attention_heads % tp:
+            return f"{model.num_attention_heads} attention heads do not split over TP {tp}"
     try:
-        ops = layer_ops(model, weights, kv_dtype, tp, ep)
+        ops = layer_ops(model, weights, kv_dtype, tp, ep, attention_dp)
         for op in ops.moe[2:] if model.moe else ops.dense:
             query_ms(src, op, tokens=8)
         query_ms(src, ops.gen_attn, batch=8, s=1024)
@@ -319,37 +326,44 @@ class AicStep:
     def __call__(self, model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int, stage: StageShape,
                  batch: Batch, hw: Hardware, f: Factors, ep: int = 1, attention_dp: bool = False) -> Work:
         own = stage_work(model, weights, act, kv_dtype, tp, stage, batch, hw, f, ep, attention_dp)
-        # without attention DP every rank has every token: the MoE output is all-reduced like the MLP's
-        ops = layer_ops(model, weights, kv_dtype, tp, ep)
-        t = ops_ms(self.src, ops, stage, batch)
+        # without attention DP every rank has every token: the MoE output is all-reduced like the MLP's; with
+        # it, the tokens' dispatch to the experts and back is the planner's own (the tables hold none for it)
+        ops = layer_ops(model, weights, kv_dtype, tp, ep, attention_dp)
+        t = ops_ms(self.src, ops, stage, batch, tp if attention_dp else 1)
         return Work(weights_s=t["weights"] * 1e-3, attention_s=t["attention"] * 1e-3,
                     elementwise_s=own.elementwise_s, allreduce_s=t["allreduce"] * 1e-3,
-                    lm_head_s=t["lm_head"] * 1e-3, handoff_s=own.handoff_s)
+                    lm_head_s=t["lm_head"] * 1e-3, handoff_s=own.handoff_s, dispatch_s=own.dispatch_s)
 
 
-def ops_ms(src: Source, ops: LayerOps, stage: StageShape, batch: Batch) -> dict[str, float]:
-    """Milliseconds of one iteration on one stage, by term, each the sum of its queried ops."""
+def ops_ms(src: Source, ops: LayerOps, stage: StageShape, batch: Batch, dp: int = 1) -> dict[str, float]:
+    """Milliseconds of one iteration on one stage, by term, each the sum of its queried ops. Under attention DP
+    (`dp` ranks) a rank's GEMMs, attention and logits see its own share of the iteration's tokens and
+    sequences; the fused MoE sees every rank's tokens (dispatched to its experts)."""
     n = batch.tokens
 
-    def tokens(op: Op) -> float:
-        return _interp(lambda x: query_ms(src, op, tokens=x), n, to_zero=False)
+    def tokens(op: Op, count: float) -> float:
+        return _interp(lambda x: query_ms(src, op, tokens=x), count, to_zero=False)
 
     dense_layers = stage.layers - stage.moe_layers
-    weights = dense_layers * sum(tokens(op) for op in ops.dense) + stage.moe_layers * sum(tokens(op) for op in ops.moe)
+    weights = dense_layers * sum(tokens(op, n / dp) for op in ops.dense)
+    if ops.moe:
+        *gemms, fused = ops.moe
+        weights += stage.moe_layers * (sum(tokens(op, n / dp) for op in gemms) + tokens(fused, n))
     ctx = round(batch.context)
-    attention = _interp(lambda b: query_ms(src, ops.gen_attn, batch=b, s=ctx), batch.decode, to_zero=True)
+    attention = _interp(lambda b: query_ms(src, ops.gen_attn, batch=b, s=ctx), batch.decode / dp, to_zero=True)
     if batch.prefill:
-        prompt = batch.prompt_len or batch.prefill
-        if batch.prefill >= prompt:  # whole prompts
+        prefill = batch.prefill / dp
+        prompt = batch.prompt_len or prefill
+        if prefill >= prompt:  # whole prompts
             s = round(prompt)
-            attention += _interp(lambda b: query_ms(src, ops.ctx_attn, batch=b, s=s), batch.prefill / prompt,
+            attention += _interp(lambda b: query_ms(src, ops.ctx_attn, batch=b, s=s), prefill / prompt,
                                  to_zero=True)
         else:  # one chunk of a prompt: on average half the prompt's other chunks are already cached
-            chunk = max(1, round(batch.prefill))
+            chunk = max(1, round(prefill))
             attention += query_ms(src, ops.ctx_attn, batch=1, s=chunk, prefix=round((prompt - chunk) / 2))
     attention *= stage.layers
-    allreduce = 2 * stage.layers * tokens(ops.allreduce) if ops.allreduce else 0.0
+    allreduce = 2 * stage.layers * tokens(ops.allreduce, n) if ops.allreduce else 0.0
     lm_head = 0.0
     if stage.is_last:
-        lm_head = _interp(lambda x: query_ms(src, ops.lm_head, tokens=x), batch.logits, to_zero=False)
+        lm_head = _interp(lambda x: query_ms(src, ops.lm_head, tokens=x), batch.logits / dp, to_zero=False)
     return {"weights": weights, "attention": attention, "allreduce": allreduce, "lm_head": lm_head}
