@@ -176,6 +176,31 @@ def test_interleaved_moe_layers_are_timed_as_moe():
     assert [s.moe_layers for s in stage_shapes(r1, [Stage(0, 31), Stage(31, 30)])] == [28, 30]
 
 
+def test_block_fp8_experts_run_at_their_measured_share_of_the_fp8_rate():
+    """DeepSeek-R1's block-scaled FP8 experts (256 of width 2048, top 8) at EP 8 on H200, 8,192 tokens: each
+    rank's 32 experts see 8,192 routed pairs and are compute-bound; the grouped GEMMs run at
+    fp8_block_moe_gemm_scale_hopper of the FP8 MoE rate, on B200 at the Blackwell share."""
+    m = catalog.get_model("deepseek-r1")
+    h200 = catalog.get_gpu("h200")
+    n, stage = 8192, StageShape(1, 1, False, False, 3)
+    hw = _hw("fp8_block", "bf16", tp=8, gpu=h200)
+    assert hw.arch == 9
+    block = stage_work(m, "fp8_block", "bf16", "fp8", 8, stage, Batch(n, 1), hw, F, 8, True).weights_s
+    plain = stage_work(m, "fp8", "bf16", "fp8", 8, stage, Batch(n, 1), hw, F, 8, True).weights_s
+    s = layer_shape(m, "fp8", "bf16", "fp8", 8, True, 8, True)
+    assert (s.experts, s.expert_params) == (32, 3 * 7168 * 2048)
+    flops = 2 * s.expert_params * 8 * n / 8
+    rate = 1979e12 * F.gemm_efficiency * F.moe_gemm_efficiency
+    assert flops / rate > 32 * s.expert_bytes / (4800e9 * F.hbm_efficiency * F.moe_gemm_efficiency)
+    assert block - plain == pytest.approx(flops / (rate * F.fp8_block_moe_gemm_scale_hopper) - flops / rate,
+                                          rel=1e-6)
+    b200 = _hw("fp8_block", "bf16", tp=8, gpu=catalog.get_gpu("b200"))
+    assert b200.arch == 10
+    fast = stage_work(m, "fp8_block", "bf16", "fp8", 8, stage, Batch(n, 1), b200, F, 8, True).weights_s
+    base = stage_work(m, "fp8", "bf16", "fp8", 8, stage, Batch(n, 1), b200, F, 8, True).weights_s
+    assert 0 < fast - base < block - plain
+
+
 # --- worked numbers: windowed attention (gpt-oss, Llama 4) ---------------------------------------------
 
 def test_sliding_layers_read_only_their_window():

@@ -27,6 +27,8 @@ class Factors:
     moe_gemm_efficiency: float
     fp4_gemm_scale: float
     fp4_moe_gemm_scale: float
+    fp8_block_moe_gemm_scale_hopper: float
+    fp8_block_moe_gemm_scale_blackwell: float
     moe_layer_latency_us: float
     moe_routed_pair_ns: float
     request_overhead_ms: float

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from planner.specs import GpuSpec
 
 # The tensor-core precision each weight scheme's GEMMs run in. Weight-only and W4A16 schemes
-# dequantize to the activation dtype inside the GEMM; W4A8 runs FP8 math; SmoothQuant INT8;
+# dequantize to the activation dtype inside the GEMM; W4A8 and block-scaled FP8 run FP8 math (the
+# block scales are applied to FP8 partial sums); SmoothQuant INT8;
 # NVFP4 the Blackwell FP4 tensor cores (TensorRT-LLM docs, reference/precision.md).
 _GEMM_PRECISION = {
-    "fp32": "fp32", "fp16": "fp16", "bf16": "bf16", "fp8": "fp8", "w4a8_awq": "fp8", "int8_sq": "int8",
-    "nvfp4": "fp4",
+    "fp32": "fp32", "fp16": "fp16", "bf16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "w4a8_awq": "fp8",
+    "int8_sq": "int8", "nvfp4": "fp4",
 }
 
 
@@ -30,6 +31,7 @@ class Hardware:
     tp_link: str
     pp_link: str
     gemm_precision: str = "bf16"  # the tensor-core precision the GEMMs run in (its efficiency: factors.py)
+    arch: int = 9  # compute capability major: which kernels a scheme's MoE GEMMs run on (factors.py)
 
 
 def gemm_precision(weights: str, act: str) -> str:
@@ -68,4 +70,5 @@ def hardware(gpu: GpuSpec, weights: str, act: str, tp: int, pp: int, gpus_per_no
         tp_link=tp_name,
         pp_link=pp_name,
         gemm_precision=prec,
+        arch=gpu.cc[0],
     )

@@ -12,8 +12,9 @@ the weights and a large one by arithmetic:
   does top-k experts' FLOPs per token. The fused MoE op also pays what its grouped GEMMs do not
   explain: a fixed cost per layer (routing, sorting, the launches of its chain of kernels) and a
   cost per routed (token, expert) pair (permuting the token in, quantizing it, the activation,
-  the weighted sum back), both read off measured MoE kernel tables (perf.yaml); and its FP4
-  grouped GEMMs run near the FP8 rate, not at twice it;
+  the weighted sum back), both read off measured MoE kernel tables (perf.yaml); its FP4
+  grouped GEMMs run near the FP8 rate, not at twice it, and block-scaled FP8 ones (DeepSeek's
+  checkpoints) at under half the FP8 rate on Hopper;
 - attention of a decode token reads the KV cache of its whole context (bytes per token from the
   memory model), of its last `sliding_window` tokens in a sliding layer and of its own chunk in a
   chunked one (Llama 4), and does 4·head_dim FLOPs per head and attended token; MLA attends in its latent
@@ -212,6 +213,8 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     fp4 = hw.gemm_precision == "fp4"
     gemm = hw.gemm_flops * f.gemm_efficiency * (f.fp4_gemm_scale if fp4 else 1.0)
     moe_gemm = hw.gemm_flops * f.gemm_efficiency * f.moe_gemm_efficiency * (f.fp4_moe_gemm_scale if fp4 else 1.0)
+    if weights == "fp8_block":  # block-scaled grouped GEMMs: CUTLASS on Hopper, DeepGEMM on Blackwell
+        moe_gemm *= f.fp8_block_moe_gemm_scale_hopper if hw.arch < 10 else f.fp8_block_moe_gemm_scale_blackwell
     attn_peak = hw.attention_flops * f.attention_efficiency
     lat = f.memory_op_latency_us * 1e-6
     n = batch.tokens
