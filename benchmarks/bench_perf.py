@@ -265,18 +265,17 @@ def main() -> None:
         if base is not None:
             print(f"  {'':{width}} {'roofline':{len(args.backend)}} {_pct(base.get(label, []))}")
 
-    print("\nmaximum throughput (trtllm-bench rows), |predicted/published - 1|:")
-    for group, errs in tput.items():
-        show(group, errs, 12)
-    if base is not None:
-        base["all"] = [e for g in tput for e in base.get(g, [])]
-    show("all", [e for errs in tput.values() for e in errs], 12)
-    print("TensorRT-LLM 1.x rows (trtllm-bench, PyTorch backend, per GPU), |predicted/published - 1|:")
-    for group, errs in one_x.items():
-        show(group, errs, 12)
-    if base is not None:
-        base["1.x all"] = [e for g in one_x for e in base.get(g, [])]
-    show("1.x all", [e for errs in one_x.values() for e in errs], 12)
+    def show_groups(title: str, groups: dict[str, list[float]], total: str) -> None:
+        print(title)
+        for group, errs in groups.items():
+            show(group, errs, 12)
+        if base is not None:
+            base[total] = [e for g in groups for e in base.get(g, [])]
+        show(total, [e for errs in groups.values() for e in errs], 12)
+
+    show_groups("\nmaximum throughput (trtllm-bench rows), |predicted/published - 1|:", tput, "all")
+    show_groups("TensorRT-LLM 1.x rows (trtllm-bench, PyTorch backend, per GPU), |predicted/published - 1|:",
+                one_x, "1.x all")
     print("online serving (Triton rows, below saturation):")
     for key, errs in online.items():
         show(key, errs, 16)
