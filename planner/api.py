@@ -18,7 +18,7 @@ from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import OBJECTIVES, Candidate, blocks_per_sequence, fleet_share, replicas, search, structural_reason
-from planner.memory import embedding_placement, layout_memory, stage_weight_bytes
+from planner.memory import checkpoint_bytes, embedding_placement, layout_memory
 from planner.plan import (
     CandidateInfo,
     EmbeddingInfo,
@@ -245,7 +245,7 @@ def _weights_exceed(model: ModelSpec, weights: str, gpu: GpuSpec):
     looks for a layout that fits, need not size it. A lower bound: every rank of every stage holds
     its share of the checkpoint and more (replicated norms and biases, per-rank scales, an LM head
     of its own on the last stage), so the largest rank holds at least 1/(tp × pp) of it."""
-    whole = stage_weight_bytes(model, weights, 1, 0, model.num_layers, True, True)
+    whole = checkpoint_bytes(model, weights)
     return lambda tp, pp: whole > tp * pp * gpu.memory_bytes
 
 

@@ -340,7 +340,7 @@ def test_max_throughput_limits_where_trtllm_bench_refuses_use_the_checkpoints_re
     """gpt-oss-120b's MXFP4 weights count 2 bytes in trtllm-bench's table: 117 B parameters outweigh one
     GB200, so trtllm-bench refuses and the published run set its own limits. The rule then runs on the
     checkpoint's real bytes (4-bit experts with their scales, about 61 GiB)."""
-    from planner.perf.tuning import checkpoint_bytes
+    from planner.memory import checkpoint_bytes
 
     m = catalog.get_model("gpt-oss-120b")
     gb200 = catalog.get_gpu("gb200")

@@ -26,6 +26,7 @@ from planner.memory.common import (
     StageMemory,
     StageShape,
     _layer_bytes,
+    checkpoint_bytes,
     comm_bytes,
     cuda_total_bytes,
     dense_layers,
@@ -42,7 +43,8 @@ from planner.specs import GpuSpec, ModelSpec, RuntimeProfile, Workload
 __all__ = [
     "DRIVER_RESERVED_BYTES", "GIB", "MIB", "DEFAULT_COSTS", "DEFAULT_ENGINE_COSTS", "DEFAULT_PYTORCH_COSTS",
     "EmbeddingPlacement", "EngineCosts", "PytorchCosts", "RuntimeCosts", "Setup", "StageMemory", "StageShape",
-    "activation_bytes", "comm_bytes", "cuda_total_bytes", "embedding_placement", "kv_bytes_per_token", "kv_pool",
+    "activation_bytes", "checkpoint_bytes", "comm_bytes", "cuda_total_bytes", "embedding_placement",
+    "kv_bytes_per_token", "kv_pool",
     "layers_per_stage", "layout_memory", "stage_memory", "stage_weight_bytes", "_dense_layers", "_layer_bytes",
 ]
 

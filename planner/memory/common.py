@@ -181,6 +181,12 @@ def stage_weight_bytes(
     return total
 
 
+def checkpoint_bytes(model: ModelSpec, weights: str) -> int:
+    """The whole checkpoint's weights as the memory model counts them: one rank holding every layer, the
+    embedding and the LM head."""
+    return stage_weight_bytes(model, weights, 1, 0, model.num_layers, True, True)
+
+
 def vocab_padded(model: ModelSpec, tp: int) -> int:
     """The vocabulary padded to a multiple of TP (ModelConfig::getVocabSizePadded)."""
     return -(-model.vocab_size // tp) * tp

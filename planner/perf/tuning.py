@@ -25,15 +25,10 @@ from __future__ import annotations
 import math
 
 from planner import tensors
-from planner.memory.common import stage_weight_bytes
+from planner.memory.common import checkpoint_bytes
 from planner.specs import GpuSpec, ModelSpec
 
 _BYTES = {"fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5}  # trtllm-bench's BYTES_PER_ELEM; anything else: 2
-
-
-def checkpoint_bytes(model: ModelSpec, weights: str) -> int:
-    """The whole checkpoint's weights as the memory model counts them (one rank holding everything)."""
-    return stage_weight_bytes(model, weights, 1, 0, model.num_layers, True, True)
 
 
 def max_throughput_limits(model: ModelSpec, weights: str, kv_dtype: str, gpu: GpuSpec, tp: int, pp: int,
