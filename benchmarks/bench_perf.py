@@ -4,8 +4,10 @@
 
 Every figure goes through `planner.make_plan` as a user would ask for it:
 - maximum-throughput rows (trtllm-bench, v0.17): `--objective throughput --tp N --pp 1 --quant fp8
-  --kv-cache-dtype fp8 --kv-cache-free-gpu-mem-fraction 0.95` with the published input/output lengths
-  (the planner then chooses max_batch_size and max_num_tokens as trtllm-bench does);
+  --kv-cache-dtype fp8 --kv-cache-free-gpu-mem-fraction 0.95 --bench-requests R` with the published
+  input/output lengths and dataset size (the planner then chooses max_batch_size and max_num_tokens as
+  trtllm-bench does, and replays trtllm-bench's run of R requests: the `benchmark` figure); with
+  `--steady-state`, the plan's saturation figure (`performance`) instead;
 - online rows (Triton backend, v0.14, BF16): `--tp N --pp 1 --request-rate QPS` at the published lengths.
 The "calibration" group is the sample in calibration.md (H100, Llama 3.1 8B/70B), on which the dense efficiency
 factors were chosen; "MoE factor" is the Mixtral 8x7B/8x22B rows, on which moe_gemm_efficiency was chosen;
@@ -40,6 +42,19 @@ CALIBRATION_MODELS = {"llama-3.1-8b", "llama-3.1-70b"}
 # v0.17's throughput rows and v0.14's Triton rows were measured on TensorRT engines (the C++ executor): they are
 # planned in the engine flow; the 1.x rows ran the PyTorch backend and are planned in the PyTorch flow.
 ENGINE_ERA = "engine"
+# $num_requests of the published runs by (input, output) length: perf-overview.md at 258c7540 (v0.17) and at
+# 585c7565 (1.x; its table lists 1024/1024 and not 1000/1000, which is taken as the same 3000)
+REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (2048, 128): 3000, (2048, 2048): 1500,
+            (5000, 500): 1500, (1000, 1000): 3000, (500, 2000): 3000, (20000, 2000): 1000, (1024, 1024): 3000,
+            (8192, 1024): 1500, (1024, 8192): 1500, (32768, 1024): 1000, (1024, 32768): 1000}
+STEADY = False  # --steady-state: compare the saturation figure, not the run of the published dataset
+
+
+def _tokens_s(plan, per_gpu: bool = False) -> float:
+    """The plan's figure for a trtllm-bench row: its replay of the published run, or with --steady-state its
+    saturation throughput."""
+    fig = plan.performance if STEADY else plan.benchmark
+    return fig.output_tokens_per_s_per_gpu if per_gpu else fig.output_tokens_per_s
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -71,7 +86,7 @@ def _planner(backend: str, compared: dict[str, list[float]], skipped: list[str])
                            f"{kwargs.get('max_output_len')}: "
                            f"{p.performance.backend if p.performance else p.performance_note}")
             return None
-        plan.roofline = make_plan(*args, **kwargs).performance
+        plan.roofline = make_plan(*args, **kwargs)
         return p
 
     plan.roofline = None
@@ -94,7 +109,8 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
             tp = int(r["tp"])
             plan = make_plan(r["model"], GPUS[gpu], quant="fp8", kv_cache_dtype="fp8", tp=tp, pp=1,
                              max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
-                             kv_cache_free_gpu_mem_fraction=0.95, flow=ENGINE_ERA)
+                             kv_cache_free_gpu_mem_fraction=0.95, flow=ENGINE_ERA,
+                             bench_requests=REQUESTS[int(r["isl"]), int(r["osl"])])
             if plan is None:
                 continue
             group = "held out"
@@ -106,33 +122,33 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
             if perf is None:
                 print(f"{r['model']:15} {gpu:5} {tp:>2}: no figures ({plan.performance_note or 'does not fit'})")
                 continue
-            err = perf.output_tokens_per_s / published - 1
+            err = _tokens_s(plan) / published - 1
             errors[group].append(abs(err))
             if roofline is not None:
-                roofline.setdefault(group, []).append(abs(make_plan.roofline.output_tokens_per_s / published - 1))
+                roofline.setdefault(group, []).append(abs(_tokens_s(make_plan.roofline) / published - 1))
             if not quiet:
                 print(f"{r['model']:15} {gpu:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
-                      f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {perf.output_tokens_per_s:>10,.0f} "
+                      f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {_tokens_s(plan):>10,.0f} "
                       f"{published:>10,.0f} {100 * err:>+6.1f}%  {group}")
     for r in _rows("perf_overview_v0.17_l40s_a100.csv"):
         gpu, published, tp = r["gpu"], float(r["tokens_s"]), int(r["tp"])
         plan = make_plan(r["model"], f"{'a100-80gb' if gpu == 'a100' else gpu}x8", quant=r["quant"],
                          kv_cache_dtype=r["quant"], tp=tp, pp=1, max_input_len=int(r["isl"]),
                          max_output_len=int(r["osl"]), objective="throughput", kv_cache_free_gpu_mem_fraction=0.95,
-                         flow=ENGINE_ERA)
+                         flow=ENGINE_ERA, bench_requests=REQUESTS[int(r["isl"]), int(r["osl"])])
         if plan is None:
             continue
         perf = plan.performance
         if perf is None:
             print(f"{r['model']:15} {gpu:5} {tp:>2}: no figures ({plan.performance_note or 'does not fit'})")
             continue
-        err = perf.output_tokens_per_s / published - 1
+        err = _tokens_s(plan) / published - 1
         errors["other GPUs"].append(abs(err))
         if roofline is not None:
-            roofline.setdefault("other GPUs", []).append(abs(make_plan.roofline.output_tokens_per_s / published - 1))
+            roofline.setdefault("other GPUs", []).append(abs(_tokens_s(make_plan.roofline) / published - 1))
         if not quiet:
             print(f"{r['model']:15} {gpu:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
-                  f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {perf.output_tokens_per_s:>10,.0f} "
+                  f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {_tokens_s(plan):>10,.0f} "
                   f"{published:>10,.0f} {100 * err:>+6.1f}%  other GPUs ({r['quant']})")
     return errors
 
@@ -172,7 +188,8 @@ def one_x_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = N
             plan = make_plan(r["model"], f"{r['gpu']}x{tp * pp}", quant=quant, kv_cache_dtype=kv, tp=tp, pp=pp,
                              ep=ep if ep > 1 else None, attention_dp=True if r["attention_dp"] == "yes" else None,
                              max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
-                             kv_cache_free_gpu_mem_fraction=0.95, flow="pytorch")
+                             kv_cache_free_gpu_mem_fraction=0.95, flow="pytorch",
+                             bench_requests=REQUESTS[int(r["isl"]), int(r["osl"])])
         except PlannerError as exc:
             if unplanned is not None:
                 unplanned.append(f"{name}: {exc}")
@@ -186,14 +203,13 @@ def one_x_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = N
             continue
         published = float(r["tokens_s_gpu"])
         group = "1.x MoE" if resolve_model(r["model"], None).moe else "1.x dense"
-        err = perf.output_tokens_per_s_per_gpu / published - 1
+        err = _tokens_s(plan, per_gpu=True) / published - 1
         errors[group].append(abs(err))
         if roofline is not None:
-            roofline.setdefault(group, []).append(
-                abs(make_plan.roofline.output_tokens_per_s_per_gpu / published - 1))
+            roofline.setdefault(group, []).append(abs(_tokens_s(make_plan.roofline, per_gpu=True) / published - 1))
         if not quiet:
             print(f"{r['model']:16} {r['gpu']:22} {r['layout']:8} {r['quant']:3} {r['isl']:>5}/{r['osl']:<5} "
-                  f"{plan.workload.max_batch_size:>5} {perf.concurrency:>5} {perf.output_tokens_per_s_per_gpu:>9,.0f} "
+                  f"{plan.workload.max_batch_size:>5} {perf.concurrency:>5} {_tokens_s(plan, per_gpu=True):>9,.0f} "
                   f"{published:>9,.0f} {100 * err:>+6.1f}%")
     return errors
 
@@ -223,7 +239,7 @@ def online_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = 
                         flow=ENGINE_ERA)
         if one is None:
             continue
-        one, base = one.performance, getattr(make_plan, "roofline", None)
+        one, base = one.performance, getattr(getattr(make_plan, "roofline", None), "performance", None)
         pairs = ((one.ttft_ms, float(r["ttft_ms"])), (one.tpot_ms, float(r["itl_ms"])),
                  (one.output_tokens_per_s, float(r["output_tok_s"])))
         for key, (pred, pub) in zip(errors, pairs, strict=True):
@@ -244,7 +260,11 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="Only the error summaries.")
     parser.add_argument("--backend", choices=("roofline", "aiconfigurator"), default="roofline",
                         help="Performance backend; aiconfigurator: the rows its tables cover, next to the roofline.")
+    parser.add_argument("--steady-state", action="store_true",
+                        help="trtllm-bench rows: compare the saturation figure, not the replay of the published run.")
     args = parser.parse_args()
+    global STEADY
+    STEADY = args.steady_state
     base: dict[str, list[float]] | None = None if args.backend == "roofline" else {}
     skipped: list[str] = []
     tput = throughput_rows(args.quiet, args.backend, base, skipped)

@@ -20,6 +20,7 @@ from planner.fleet import parse_fleet
 from planner.layout import OBJECTIVES, Candidate, blocks_per_sequence, fleet_share, replicas, search, structural_reason
 from planner.memory import checkpoint_bytes, embedding_placement, layout_memory
 from planner.plan import (
+    BenchmarkInfo,
     CandidateInfo,
     EmbeddingInfo,
     FleetInfo,
@@ -292,12 +293,17 @@ def make_plan(
     ep: int | None = None,
     attention_dp: bool | None = None,
     perf_backend: str | None = None,
+    bench_requests: int | None = None,
 ) -> Plan:
     """`max_batch_size`/`max_num_tokens` left None: 64 and min(8192, batch × input), or with
     `objective="throughput"` the limits trtllm-bench chooses for a maximum-throughput build.
     `perf_backend` "aiconfigurator": time the steps from aiconfigurator-core's tables where they cover
-    the layout (the `aic` extra); None or "roofline": the planner's own model."""
+    the layout (the `aic` extra); None or "roofline": the planner's own model. `bench_requests`: also
+    what trtllm-bench's offline run of that many requests at the workload's lengths reports (`benchmark`)."""
     perf_backend = check_perf_backend(perf_backend)
+    if bench_requests is not None and (isinstance(bench_requests, bool) or not isinstance(bench_requests, int)
+                                       or bench_requests < 1):
+        raise InputError(f"--bench-requests must be a positive integer, got {bench_requests!r}")
     spec = resolve_model(model, model_path)
     objective = _check_objective(objective, ttft_ms, tpot_ms, request_rate, gpu_hour_price)
     given_batch = max_batch_size
@@ -361,6 +367,7 @@ def make_plan(
         trtllm_version=trtllm_version, objective=objective, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
         request_rate=request_rate, gpu_hour_price=gpu_hour_price, flow=requested_flow,
         ep=ep, attention_dp=attention_dp, perf_backend=None if perf_backend == "roofline" else perf_backend,
+        bench_requests=bench_requests,
     )
     if given_batch is None:
         request = request.model_copy(update={"max_batch_size": None})
@@ -385,8 +392,25 @@ def make_plan(
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
     target = TargetInfo(trtllm_version=trtllm_version, flow=flow, flow_reason=flow_reason)
-    return plan.model_copy(update={"request": request, "target": target,
-                                   **_speed_fields(ask, options, best, shown, workload, gpu_hour_price)})
+    fields = _speed_fields(ask, options, best, shown, workload, gpu_hour_price)
+    if bench_requests and best is not None:
+        fields["benchmark"] = _benchmark(ask, best, bench_requests)
+    return plan.model_copy(update={"request": request, "target": target, **fields})
+
+
+def _benchmark(ask: Ask, best: Option, requests: int) -> BenchmarkInfo | None:
+    from planner import perf
+
+    w, c = best.workload, best.cand
+    run = perf.benchmark(ask.model, ask.weights, ask.act, ask.kv_dtype, ask.fleet, c.tp, c.stages, w,
+                         ask.runtime.tokens_per_block, requests, ep=c.ep, attention_dp=c.attention_dp,
+                         backend=ask.perf_backend, target=ask.runtime.trtllm_version)
+    if isinstance(run, str):
+        return None
+    return BenchmarkInfo(requests=requests, input_len=w.max_input_len, output_len=w.max_output_len,
+                         total_s=round(run.total_s, 3), output_tokens_per_s=round(run.output_tokens_per_s, 2),
+                         output_tokens_per_s_per_gpu=round(run.output_tokens_per_s / c.gpus, 2),
+                         ttft_ms=round(run.ttft_ms, 3), tpot_ms=round(run.tpot_ms, 4), backend=run.backend)
 
 
 def _forced_advice(ask: Ask, advice: list[str]) -> list[str]:

@@ -111,6 +111,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--request-rate", type=float, default=None,
               help="Requests/s to serve: size the fleet for it and report the figures at that rate.")
 @click.option("--gpu-hour-price", type=float, default=None, help="Price of one GPU-hour: cost per million tokens.")
+@click.option("--bench-requests", type=click.IntRange(min=1), default=None,
+              help="Also predict what `trtllm-bench throughput` reports for a dataset of this many requests at "
+                   "the input and output lengths (all queued at once).")
 @_perf_backend_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,

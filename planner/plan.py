@@ -116,6 +116,21 @@ class PerformanceInfo(_Model):
     cost_per_million_tokens: float | None = None  # with --gpu-hour-price: the replica's GPU-hours per 1e6 tokens
 
 
+class BenchmarkInfo(_Model):
+    """What `trtllm-bench throughput` reports for the chosen layout with a dataset of `requests` requests at
+    the workload's input and output lengths (--bench-requests; planner/perf/benchrun.py): one replica."""
+
+    requests: int
+    input_len: int
+    output_len: int
+    total_s: float  # first submission to last response
+    output_tokens_per_s: float  # trtllm-bench's "Total Output Throughput"
+    output_tokens_per_s_per_gpu: float  # its "Per GPU Output Throughput"
+    ttft_ms: float  # mean, queueing from the start of the run included
+    tpot_ms: float  # mean
+    backend: str
+
+
 class CandidateInfo(_Model):
     tp: int
     pp: int
@@ -203,13 +218,15 @@ class PlanRequest(_Model):
     gpu_hour_price: float | None = None
     flow: str | None = None  # --flow as given; None: the planner chose (target.flow says which, and why)
     perf_backend: str | None = None  # --perf-backend when not the default roofline (absent from the JSON then)
+    bench_requests: int | None = None  # --bench-requests (absent from the JSON when not given)
 
     @model_serializer(mode="wrap")
     def _without_default_backend(self, handler: Any) -> dict[str, Any]:
-        # plans made with the default backend keep the keys they always had
+        # plans made without these options keep the keys they always had
         data = handler(self)
-        if data.get("perf_backend") is None:
-            data.pop("perf_backend", None)
+        for key in ("perf_backend", "bench_requests"):
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
 
 
@@ -233,7 +250,15 @@ class Plan(_Model):
     performance_note: str | None = None  # why there are no figures, or how they were taken
     candidates: list[CandidateInfo] = []
     sizing: SizingInfo | None = None
+    benchmark: BenchmarkInfo | None = None  # with --bench-requests (absent from the JSON otherwise)
     request: PlanRequest | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_benchmark(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("benchmark") is None:
+            data.pop("benchmark", None)
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -94,6 +94,12 @@ def _performance(plan: Plan, out: Writer, top: int = 5) -> None:
             + (f"; ${p.cost_per_million_tokens:.3f} per million output tokens"
                if p.cost_per_million_tokens is not None else "")
         )
+    if plan.benchmark:
+        b = plan.benchmark
+        out.line(f"trtllm-bench, {b.requests:,} requests of {b.input_len}/{b.output_len} tokens: "
+                 f"{b.output_tokens_per_s:,.0f} output tokens/s per replica ({b.output_tokens_per_s_per_gpu:,.0f} "
+                 f"per GPU) over {b.total_s:,.1f} s; mean TTFT {b.ttft_ms:,.0f} ms (queueing included), mean TPOT "
+                 f"{b.tpot_ms:.1f} ms")
     if plan.sizing:
         z = plan.sizing
         verdict = "the fleet suffices" if z.fleet_suffices else "the fleet does not suffice"

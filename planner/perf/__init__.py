@@ -66,6 +66,69 @@ def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fle
     "aiconfigurator" times each stage from aiconfigurator-core's tables for the TensorRT-LLM release
     closest to `target` (aic.py) where they cover the layout; elsewhere the roofline times it and the
     figure's `backend` says why."""
+    setup = _setup(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block, concurrency, ep,
+                   attention_dp, backend, target)
+    if isinstance(setup, str):
+        return setup
+    rep, limit, kv_bound, name = setup
+    isl, osl, budget = workload.max_input_len, workload.max_output_len, workload.max_num_tokens
+    keeps_up = True
+    try:
+        if request_rate:
+            point, keeps_up = at_rate(rep, request_rate, limit, isl, osl, budget)
+        else:
+            point = operating_point(rep, limit, isl, osl, budget)
+    except Exception as exc:  # a shape the tables lack, met past the coverage probe
+        if rep.step is None:
+            raise
+        return replace(estimate(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
+                                request_rate, concurrency, ep, attention_dp),
+                       backend=_failed(exc))
+    est = _to_estimate(point, osl, kv_bound, keeps_up)
+    return est if name == BACKEND else replace(est, backend=name)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What trtllm-bench's offline throughput run reports for a dataset of `requests` requests."""
+
+    requests: int
+    total_s: float
+    output_tokens_per_s: float  # one replica
+    ttft_ms: float  # mean, queueing from the start of the run included
+    tpot_ms: float
+    backend: str = BACKEND
+
+
+def benchmark(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fleet, tp: int,
+              stages: Sequence[StageMemory], workload: Workload, tokens_per_block: int, requests: int,
+              ep: int = 1, attention_dp: bool = False, backend: str = "roofline",
+              target: str = "") -> Benchmark | str:
+    """The run of `requests` fixed-length requests at the workload's input and output lengths, all
+    queued at once, on one replica (benchrun.py), or why there is none."""
+    from planner.perf.benchrun import offline_run
+
+    setup = _setup(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block, None, ep,
+                   attention_dp, backend, target)
+    if isinstance(setup, str):
+        return setup
+    rep, limit, _, name = setup
+    isl, osl = workload.max_input_len, workload.max_output_len
+    try:
+        run = offline_run(rep, requests, limit, isl, osl, workload.max_num_tokens)
+    except Exception as exc:  # as in estimate: the roofline where the tables fail
+        if rep.step is None:
+            raise
+        return replace(benchmark(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
+                                 requests, ep, attention_dp), backend=_failed(exc))
+    return Benchmark(requests, run.total_s, run.output_tokens_per_s, run.ttft_s * 1e3, run.tpot_s * 1e3, name)
+
+
+def _setup(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fleet, tp: int,
+           stages: Sequence[StageMemory], workload: Workload, tokens_per_block: int, concurrency: int | None,
+           ep: int, attention_dp: bool, backend: str, target: str) -> tuple[Replica, int, bool, str] | str:
+    """(the replica, its running-batch limit, whether the KV pool sets it, the backend's name), or why
+    there are no figures."""
     pp = len(stages)
     nodes_per = -(-tp * pp // fleet.gpus_per_node)
     hw = hardware(fleet.gpu, weights, act, tp, pp, fleet.gpus_per_node, fleet.tp_across_nodes or nodes_per == 1)
@@ -81,22 +144,12 @@ def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fle
     name = BACKEND
     if backend == "aiconfigurator":
         rep, name = _aic_replica(rep, fleet, target, nodes_per == 1 or fleet.tp_across_nodes)
-    isl, osl, budget = workload.max_input_len, workload.max_output_len, workload.max_num_tokens
-    keeps_up = True
-    try:
-        if request_rate:
-            point, keeps_up = at_rate(rep, request_rate, limit, isl, osl, budget)
-        else:
-            point = operating_point(rep, limit, isl, osl, budget)
-    except Exception as exc:  # a shape the tables lack, met past the coverage probe
-        if rep.step is None:
-            raise
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-        return replace(estimate(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
-                                request_rate, concurrency, ep, attention_dp),
-                       backend=f"{BACKEND} (aiconfigurator-core failed: {first})")
-    est = _to_estimate(point, osl, kv_bound, keeps_up)
-    return est if name == BACKEND else replace(est, backend=name)
+    return rep, limit, kv_bound, name
+
+
+def _failed(exc: Exception) -> str:
+    first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+    return f"{BACKEND} (aiconfigurator-core failed: {first})"
 
 
 def _aic_replica(rep: Replica, fleet: Fleet, target: str, tp_in_node: bool) -> tuple[Replica, str]:
