@@ -438,3 +438,13 @@ def test_compare_page_draws_every_fitting_row_and_lists_all(capsys, tmp_path):
     assert exc.value.code == 0, captured.err
     assert json.loads(captured.out) == rows
     assert out.read_text(encoding="utf-8") == page
+
+
+def test_the_benchmark_run_is_stated_when_the_plan_has_one():
+    plan = make_plan("llama-3.1-8b", "h100x1", max_input_len=128, max_output_len=128, objective="throughput",
+                     bench_requests=30000)
+    b = plan.benchmark
+    page = render_report(plan)
+    assert "run of 30,000 requests of 128 input and 128 output tokens" in page
+    assert f"{b.output_tokens_per_s:,.0f} output tokens/s per replica" in page
+    assert "trtllm-bench throughput" not in render_report(plan.model_copy(update={"benchmark": None}))
