@@ -3,14 +3,12 @@ moves in, and the plan's `benchmark` figure."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 import pytest
 
 from planner import catalog
 from planner.api import make_plan
-from planner.cli import main
 from planner.perf.benchrun import offline_run
 from planner.perf.factors import factors
 from planner.perf.hardware import hardware
@@ -109,24 +107,3 @@ def test_plan_reports_the_run_only_when_asked():
     assert b.output_tokens_per_s == pytest.approx(plan.performance.output_tokens_per_s, rel=0.1)
     assert b.ttft_ms > 100 * plan.performance.ttft_ms
     assert plan.to_dict()["request"]["bench_requests"] == 3000
-
-
-def _cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
-
-
-def test_cli_prints_the_run_and_rejects_a_bad_count(capsys):
-    args = ["plan", "llama-3.1-8b", "--gpus", "h100x1", "--max-input-len", "128", "--max-output-len", "128",
-            "--objective", "throughput"]
-    code, out, err = _cli(capsys, *args, "--bench-requests", "3000", "--format", "json")
-    assert code == 0, err
-    assert json.loads(out)["benchmark"]["requests"] == 3000
-    code, out, err = _cli(capsys, *args, "--bench-requests", "3000")
-    assert code == 0 and "trtllm-bench, 3,000 requests of 128/128 tokens:" in out
-    code, out, err = _cli(capsys, *args, "--bench-requests", "0")
-    assert code == 2 and "--bench-requests" in err and "Traceback" not in err
-    with pytest.raises(Exception, match="--bench-requests must be a positive integer"):
-        make_plan("llama-3.1-8b", "h100x1", bench_requests=-5)

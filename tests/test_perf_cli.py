@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from planner.api import make_plan
 from planner.cli import main
 
 
@@ -105,3 +106,17 @@ def test_perf_backend_choices_are_the_performance_models_backends():
     for command in ("plan", "compare"):
         (param,) = [p for p in cli.commands[command].params if p.name == "perf_backend"]
         assert tuple(param.type.choices) == BACKENDS
+
+
+def test_cli_prints_the_run_and_rejects_a_bad_count(capsys):
+    args = ["plan", "llama-3.1-8b", "--gpus", "h100x1", "--max-input-len", "128", "--max-output-len", "128",
+            "--objective", "throughput"]
+    code, out, err = run(capsys, *args, "--bench-requests", "3000", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["benchmark"]["requests"] == 3000
+    code, out, err = run(capsys, *args, "--bench-requests", "3000")
+    assert code == 0 and "trtllm-bench, 3,000 requests of 128/128 tokens:" in out
+    code, out, err = run(capsys, *args, "--bench-requests", "0")
+    assert code == 2 and "--bench-requests" in err and "Traceback" not in err
+    with pytest.raises(Exception, match="--bench-requests must be a positive integer"):
+        make_plan("llama-3.1-8b", "h100x1", bench_requests=-5)
