@@ -1,8 +1,9 @@
 """What `trtllm-bench throughput` measures: a dataset of fixed-length requests, all queued at once.
 
 trtllm-bench's offline run submits every request of its dataset at the start and reports output
-tokens over the time from the first submission to the last response ("Total Latency";
-tensorrt_llm/bench/dataclasses/reporting.py). NVIDIA's published maximum-throughput rows use
+tokens over the time from the first submission to the last response (StatsKeeper's
+total_latency_ns = latest end - earliest start, tensorrt_llm/bench/dataclasses/reporting.py at
+NVIDIA/TensorRT-LLM commit 02499765). NVIDIA's published maximum-throughput rows use
 datasets of 1,000 to 30,000 requests of one input and one output length (prepare_dataset.py
 token-norm-dist with --input-stdev 0 --output-stdev 0; the "$num_requests" table of
 docs/source/performance/perf-overview.md). Such a run is not the steady state `operating_point`
