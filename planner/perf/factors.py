@@ -29,6 +29,7 @@ class Factors:
     fp4_moe_gemm_scale: float
     fp8_block_moe_gemm_scale_hopper: float
     fp8_block_moe_gemm_scale_blackwell: float
+    mxfp4_moe_scale_hopper: float
     moe_layer_latency_us: float
     moe_routed_pair_ns: float
     request_overhead_ms: float

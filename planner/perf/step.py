@@ -13,8 +13,9 @@ the weights and a large one by arithmetic:
   explain: a fixed cost per layer (routing, sorting, the launches of its chain of kernels) and a
   cost per routed (token, expert) pair (permuting the token in, quantizing it, the activation,
   the weighted sum back), both read off measured MoE kernel tables (perf.yaml); its FP4
-  grouped GEMMs run near the FP8 rate, not at twice it, and block-scaled FP8 ones (DeepSeek's
-  checkpoints) at under half the FP8 rate on Hopper;
+  grouped GEMMs run near the FP8 rate, not at twice it, block-scaled FP8 ones (DeepSeek's
+  checkpoints) at under half the FP8 rate on Hopper, and MXFP4 ones (gpt-oss) on Hopper, dequantized
+  in Triton kernels, at under two thirds of the 16-bit rate;
 - attention of a decode token reads the KV cache of its whole context (bytes per token from the
   memory model), of its last `sliding_window` tokens in a sliding layer and of its own chunk in a
   chunked one (Llama 4), and does 4·head_dim FLOPs per head and attended token; MLA attends in its latent
@@ -213,8 +214,11 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     fp4 = hw.gemm_precision == "fp4"
     gemm = hw.gemm_flops * f.gemm_efficiency * (f.fp4_gemm_scale if fp4 else 1.0)
     moe_gemm = hw.gemm_flops * f.gemm_efficiency * f.moe_gemm_efficiency * (f.fp4_moe_gemm_scale if fp4 else 1.0)
+    moe_bw = bw * f.moe_gemm_efficiency
     if weights == "fp8_block":  # block-scaled grouped GEMMs: CUTLASS on Hopper, DeepGEMM on Blackwell
         moe_gemm *= f.fp8_block_moe_gemm_scale_hopper if hw.arch < 10 else f.fp8_block_moe_gemm_scale_blackwell
+    elif weights == "mxfp4" and hw.arch < 10:  # Hopper: Triton kernels dequantize the 4-bit experts per tile
+        moe_gemm *= f.mxfp4_moe_scale_hopper
     attn_peak = hw.attention_flops * f.attention_efficiency
     lat = f.memory_op_latency_us * 1e-6
     n = batch.tokens
@@ -235,8 +239,7 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
             share = s.experts / s.total_experts
             hit = active_experts(s.total_experts, s.top_k, n) * share
             pairs = s.top_k * n * share  # routed (token, expert) pairs on this rank
-            lin += (_roofline(hit * s.expert_bytes, 2 * s.expert_params * pairs, bw * f.moe_gemm_efficiency,
-                              moe_gemm)
+            lin += (_roofline(hit * s.expert_bytes, 2 * s.expert_params * pairs, moe_bw, moe_gemm)
                     + f.moe_layer_latency_us * 1e-6 + pairs * f.moe_routed_pair_ns * 1e-9)
         # context tokens the group's layers attend to, summed over them (both roofline terms grow with it)
         ctx = pre_ctx = 0.0
