@@ -36,12 +36,10 @@ PyTorch-flow MoE layouts (planner.tensors for the weights each rank holds):
 - attention DP: each of the tp ranks runs the whole attention, dense MLP, shared experts and LM head
   for its own tokens (a tp-th of the iteration's), reading whole KV latents/heads for its own
   sequences, with no attention all-reduce; MoE layers move tokens to the experts and back instead:
-  all-to-all dispatch and combine when the experts are not TP-split (ep = tp; each token goes to the
-  ranks holding its top-k experts, (ep − 1)·(1 − (1 − 1/ep)^k) remote ranks on average), else an
-  all-gather and a reduce-scatter of every token (AllGatherReduceScatter: "AlltoAll cannot support
-  MoE TP"), per NVIDIA/TensorRT-LLM tensorrt_llm/_torch/modules/fused_moe/communication/
-  communication_factory.py at commit 03c36d62 (the 2026 main branch; the same choice as the 1.x
-  fused MoE modules' alltoall/allgather paths).
+  all-to-all dispatch and combine where the 1.x CUTLASS fused MoE takes it (`alltoall`: pure EP
+  over more ranks than a token's top-k experts, on NVLink; each token goes to the ranks holding its
+  experts, (ep − 1)·(1 − (1 − 1/ep)^k) remote ranks on average), else an all-gather of every rank's
+  tokens (quantized first for NVFP4 and FP8) and a reduce-scatter of the expert outputs.
 
 The result is seconds; `Work` keeps the terms apart so that tests can check each one.
 """
@@ -202,6 +200,22 @@ def _roofline(nbytes: float, flops: float, bw: float, peak: float) -> float:
     return max(nbytes / bw, flops / peak)
 
 
+# Bytes per hidden element the all-gather moves: the CUTLASS fused MoE quantizes the tokens before it for
+# these schemes (NVFP4 with one 1-byte scale per 16 values, per-tensor FP8), else they travel in the
+# activation dtype (fused_moe_cutlass.py @7b437aaa, forward_chunk: run_post_quant_allgather)
+_GATHER_BYTES = {"nvfp4": 0.5 + 1 / 16, "fp8": 1.0}
+
+
+def alltoall(model: ModelSpec, tp: int, ep: int, link: str) -> bool:
+    """Whether attention DP moves tokens to the experts all-to-all rather than by all-gather and
+    reduce-scatter. TensorRT-LLM 1.x's CUTLASS fused MoE (enable_alltoall, fused_moe_cutlass.py at
+    NVIDIA/TensorRT-LLM commit 7b437aaa) takes all-to-all only with pure EP across more ranks than a
+    token's experts (moe_ep_size > experts_per_token) and NVLink up between them
+    (MnnvlMemory.supports_mnnvl); PR #8950 dropped the top-k condition on main in November 2025,
+    after the v1.2.0rc2 submodule (31116825)."""
+    return ep == tp and ep > model.moe.top_k and link == "NVLink"
+
+
 def remote_ranks(ep: int, top_k: int) -> float:
     """Other EP ranks one token's top-k experts live on, on average (uniform routing)."""
     return (ep - 1) * (1.0 - (1.0 - 1.0 / ep) ** top_k) if ep > 1 else 0.0
@@ -265,11 +279,12 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
         one = link_lat + 2 * (tp - 1) / tp * hidden_bytes / link
         allreduce_s = 2 * stage.layers * one
     elif tp > 1 and stage.moe_layers:
-        if ep == tp:  # all-to-all: each own token to the ranks of its experts, and its results back
+        if alltoall(model, tp, ep, hw.tp_link):  # each own token to the ranks of its experts, its results back
             sent = local * model.hidden_size * act_bytes * remote_ranks(ep, model.moe.top_k)
             dispatch_s = stage.moe_layers * 2 * (link_lat + sent / link)
-        else:  # all-gather every rank's tokens, reduce-scatter the expert outputs
-            dispatch_s = stage.moe_layers * 2 * (link_lat + (tp - 1) / tp * hidden_bytes / link)
+        else:  # all-gather every rank's (quantized) tokens, reduce-scatter the expert outputs
+            gathered = n * model.hidden_size * _GATHER_BYTES.get(weights, act_bytes)
+            dispatch_s = stage.moe_layers * (2 * link_lat + (tp - 1) / tp * (gathered + hidden_bytes) / link)
     lm_head_s = 0.0
     if stage.is_last:
         rows = -(-model.vocab_size // (1 if attention_dp else tp))
