@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 
 from planner import catalog, kvcache, tensors
 from planner.assess import Ask, Option, assess, choose, limit_reason, needs_speed, size_fleet, speed
@@ -170,7 +169,7 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         too_small = _weights_exceed(model, lighter, fleet.gpu)
         chosen, _ = search(model, lighter, kv_dtype, fleet, workload, runtime, known_misfits=too_small)
         if chosen and ask is not None:  # name the layout `--quant lighter` would give, not the fewest GPUs
-            lighter_ask = replace(ask, weights=lighter, act=activation_dtype(lighter, model.dtype))
+            lighter_ask = ask._replace(weights=lighter, act=activation_dtype(lighter, model.dtype))
             pick = choose(lighter_ask, _options(lighter_ask, None, None, timed=needs_speed(lighter_ask),
                                                 skip=too_small))
             chosen = pick.cand if pick else chosen
@@ -232,7 +231,7 @@ def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet,
         if chosen:
             fleet_text = f"{nodes}x{fleet.gpu.name}x{per_node}" if nodes > 1 else f"{fleet.gpu.name}x{per_node}"
             if ask is not None:
-                trial_ask = replace(ask, fleet=trial)
+                trial_ask = ask._replace(fleet=trial)
                 pick = choose(trial_ask, _options(trial_ask, None, None, timed=needs_speed(trial_ask),
                                                   skip=too_small))
                 chosen = pick.cand if pick else chosen

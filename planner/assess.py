@@ -8,7 +8,7 @@ model (planner/perf/) turns it into TTFT, TPOT and throughput, `layout.preferred
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from planner import perf
 from planner.layout import Candidate, evaluate, fleet_share, moe_variants, preferred, rank_key
@@ -16,8 +16,7 @@ from planner.perf.tuning import max_throughput_limits
 from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
 
 
-@dataclass(frozen=True)
-class Ask:
+class Ask(NamedTuple):
     """What stays fixed while the layouts are compared."""
 
     model: ModelSpec
@@ -36,8 +35,7 @@ class Ask:
     perf_backend: str = "roofline"  # perf.BACKENDS: who times the steps
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     cand: Candidate
     workload: Workload
     replicas: int
@@ -82,7 +80,7 @@ def assess(ask: Ask, tp: int, pp: int, ep: int = 1, attention_dp: bool = False, 
     reps, idle = fleet_share(ask.fleet, tp * pp)
     if not cand.fits and ask.tune_batch and _static_fits(cand, pp):
         # trtllm-bench's batch limit is an optimistic bound: the runtime admits what the KV pool holds
-        cand = replace(cand, reason=None)
+        cand = cand._replace(reason=None)
     if not cand.fits or not timed:
         return Option(cand, workload, reps, idle)
     est = speed(ask, cand, workload, reps)
@@ -90,7 +88,7 @@ def assess(ask: Ask, tp: int, pp: int, ep: int = 1, attention_dp: bool = False, 
         return Option(cand, workload, reps, idle, perf_reason=est)
     miss = limit_reason(ask, est)
     if miss:
-        cand = replace(cand, reason=miss)
+        cand = cand._replace(reason=miss)
     return Option(cand, workload, reps, idle, est)
 
 
@@ -132,8 +130,7 @@ def choose(ask: Ask, options: list[Option]) -> Option | None:
     return min(preferred(fitting, ask.fleet), key=rank_key(ask.objective))
 
 
-@dataclass(frozen=True)
-class Sizing:
+class Sizing(NamedTuple):
     request_rate: float
     replicas_needed: int
     gpus_needed: int
@@ -147,7 +144,7 @@ def size_fleet(ask: Ask, opt: Option) -> Sizing | None:
     rate = ask.request_rate
     if not rate or opt.perf is None:
         return None
-    saturated = speed(replace(ask, request_rate=None), opt.cand, opt.workload, 1)
+    saturated = speed(ask._replace(request_rate=None), opt.cand, opt.workload, 1)
     if isinstance(saturated, str):
         return None
     top = saturated.requests_per_s
@@ -163,7 +160,7 @@ def size_fleet(ask: Ask, opt: Option) -> Sizing | None:
 
 def _max_rate_within_limits(ask: Ask, opt: Option, top: float) -> float:
     def ok(r: float) -> bool:
-        trial = replace(ask, request_rate=r)
+        trial = ask._replace(request_rate=r)
         est = speed(trial, opt.cand, opt.workload, 1)
         return not isinstance(est, str) and est.keeps_up and limit_reason(ask, est) is None
 

@@ -10,7 +10,7 @@ Order of preference (the first candidate that fits wins):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from planner import tensors
 from planner.engine_rules import layout_reason
@@ -19,8 +19,7 @@ from planner.quant import SCHEMES
 from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     tp: int
     pp: int
     stages: tuple[StageMemory, ...] = ()

@@ -20,8 +20,8 @@ Sources:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 WEIGHT_SCHEMES = (
     "fp32", "fp16", "bf16", "fp8", "int8_wo", "int4_wo", "int4_awq", "int4_gptq",
@@ -32,8 +32,7 @@ KV_DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8")
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
 
-@dataclass(frozen=True)
-class Scheme:
+class Scheme(NamedTuple):
     name: str
     weight_bits: int  # bits per stored linear-layer weight
     min_cc: tuple[int, int]  # lowest compute capability that runs it

@@ -3,7 +3,7 @@ moves in, and the plan's `benchmark` figure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +18,7 @@ from planner.perf.scheduler import Replica, operating_point
 from planner.perf.step import StageShape
 
 H100 = catalog.get_gpu("h100")
-NO_HOST = replace(factors(), step_overhead_us=0.0, per_sequence_step_us=0.0)
+NO_HOST = factors()._replace(step_overhead_us=0.0, per_sequence_step_us=0.0)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ Pure functions; sources are named next to each rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
+from typing import NamedTuple
 
 from planner import kvcache, tensors
 from planner.engine_rules import checkpoint_route
@@ -66,8 +67,7 @@ class StageMemory:
     profiling_peak_bytes: int = 0  # PyTorch flow: `Peak memory during memory usage profiling`
 
 
-@dataclass(frozen=True)
-class Setup:
+class Setup(NamedTuple):
     """What stays fixed while the layout search varies (tp, pp)."""
 
     model: ModelSpec
@@ -95,7 +95,7 @@ class WithoutGpu:
     computes them once for all the GPUs it plans the stage on."""
 
     __slots__ = ("setup", "key")
-    _fields = attrgetter(*(f.name for f in fields(Setup) if f.name != "gpu"))
+    _fields = attrgetter(*(name for name in Setup._fields if name != "gpu"))
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
@@ -108,8 +108,7 @@ class WithoutGpu:
         return isinstance(other, WithoutGpu) and other.key == self.key
 
 
-@dataclass(frozen=True)
-class StageShape:
+class StageShape(NamedTuple):
     stage: int
     first_layer: int
     layers: int
@@ -255,8 +254,7 @@ def kv_pool(free_bytes: int, bytes_per_token: int, runtime: RuntimeProfile) -> t
 # that the memory model follows the commands the plan emits.
 
 
-@dataclass(frozen=True)
-class EmbeddingPlacement:
+class EmbeddingPlacement(NamedTuple):
     path: str  # convert_checkpoint.py | quantize.py | pytorch
     sharded: bool
     source: str
@@ -294,8 +292,7 @@ def embedding_placement(runtime: RuntimeProfile, weights: str, kv_dtype: str, mo
 
 
 # --- communication ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CommCosts:
+class CommCosts(NamedTuple):
     """Memory for TP/PP communication on one rank.
 
     `tp_bytes`: NCCL's communicator buffers plus the runtime's all-reduce workspace, as measured at TP 2:

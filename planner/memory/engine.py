@@ -11,8 +11,8 @@ is kv_cache_free_gpu_mem_fraction of that `available` (cudaMemGetInfo's free mem
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from planner.memory.common import (
     MIB,
@@ -33,8 +33,7 @@ from planner.memory.common import (
 from planner.specs import ModelSpec, Workload
 
 
-@dataclass(frozen=True)
-class EngineCosts:
+class EngineCosts(NamedTuple):
     """Constants of the engine flow's runtime, each with the measurement it comes from.
 
     `context_bytes`: the CUDA context, kernel modules and library workspaces inside CUDA's total.

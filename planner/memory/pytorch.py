@@ -24,8 +24,8 @@ W0b_cg2048.txt, W4_tp2.txt).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from planner.memory.common import (
     GIB,
@@ -46,8 +46,7 @@ from planner.memory.common import (
 from planner.specs import ModelSpec, RuntimeProfile, Workload
 
 
-@dataclass(frozen=True)
-class PytorchCosts:
+class PytorchCosts(NamedTuple):
     """Constants of the PyTorch flow, each from the 0.20.0 logs named in the module docstring
     (Llama-3.1-8B-Instruct-FP8 on one H100, CUDA total 79.18 GiB).
 

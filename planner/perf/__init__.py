@@ -8,7 +8,7 @@ the running batch bounded by `max_batch_size` and by the KV pool the memory mode
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from planner.memory import StageMemory
 from planner.perf.factors import factors
@@ -21,8 +21,7 @@ BACKEND = "planner-roofline"
 BACKENDS = ("roofline", "aiconfigurator")  # --perf-backend: the planner's own, or aiconfigurator-core's tables
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     ttft_ms: float
     tpot_ms: float
     concurrency: int
@@ -81,15 +80,13 @@ def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fle
     except Exception as exc:  # a shape the tables lack, met past the coverage probe
         if rep.step is None:
             raise
-        return replace(estimate(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
-                                request_rate, concurrency, ep, attention_dp),
-                       backend=_failed(exc))
+        return estimate(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
+                        request_rate, concurrency, ep, attention_dp)._replace(backend=_failed(exc))
     est = _to_estimate(point, osl, kv_bound, keeps_up)
-    return est if name == BACKEND else replace(est, backend=name)
+    return est if name == BACKEND else est._replace(backend=name)
 
 
-@dataclass(frozen=True)
-class Benchmark:
+class Benchmark(NamedTuple):
     """What trtllm-bench's offline throughput run reports for a dataset of `requests` requests."""
 
     requests: int
@@ -119,8 +116,8 @@ def benchmark(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fl
     except Exception as exc:  # as in estimate: the roofline where the tables fail
         if rep.step is None:
             raise
-        return replace(benchmark(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
-                                 requests, ep, attention_dp), backend=_failed(exc))
+        return benchmark(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
+                         requests, ep, attention_dp)._replace(backend=_failed(exc))
     return Benchmark(requests, run.total_s, run.output_tokens_per_s, run.ttft_s * 1e3, run.tpot_s * 1e3, name)
 
 
@@ -161,7 +158,7 @@ def _aic_replica(rep: Replica, fleet: Fleet, target: str, tp_in_node: bool) -> t
                        tp_in_node)
     if isinstance(src, str):
         return rep, f"{BACKEND} (not covered by aiconfigurator-core: {src})"
-    return replace(rep, step=aic.AicStep(src)), src.backend
+    return rep._replace(step=aic.AicStep(src)), src.backend
 
 
 def _to_estimate(p: Point, osl: int, kv_bound: bool, keeps_up: bool) -> Estimate:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from functools import lru_cache
+from typing import NamedTuple
 
 from planner import package_data
 
 DATA = package_data.path("perf.yaml")
 
 
-@dataclass(frozen=True)
-class Factors:
+class Factors(NamedTuple):
     """Achievable fractions of the peaks and fixed costs (each with its source in perf.yaml)."""
 
     hbm_efficiency: float
@@ -38,7 +37,7 @@ class Factors:
 @lru_cache(maxsize=1)
 def factors() -> Factors:
     raw = package_data.load("perf.yaml")["factors"]
-    names = {f.name for f in fields(Factors)}
+    names = set(Factors._fields)
     missing = names - raw.keys()
     if missing:  # a broken data file is a bug, not user input
         raise RuntimeError(f"perf.yaml lacks {', '.join(sorted(missing))}")

@@ -6,7 +6,7 @@ whose entry lacks one yields a reason instead of a guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from planner.specs import GpuSpec
 
@@ -20,8 +20,7 @@ _GEMM_PRECISION = {
 }
 
 
-@dataclass(frozen=True)
-class Hardware:
+class Hardware(NamedTuple):
     hbm_bytes_s: float
     gemm_flops: float  # dense tensor-core peak at the GEMM precision
     attention_flops: float  # dense 16-bit peak (fused attention runs in the activation dtype)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from planner.perf.factors import Factors
 from planner.perf.hardware import Hardware
@@ -27,8 +27,7 @@ from planner.perf.step import Batch, StageShape, Work, stage_work
 from planner.specs import ModelSpec
 
 
-@dataclass(frozen=True)
-class Replica:
+class Replica(NamedTuple):
     model: ModelSpec
     weights: str
     act: str
@@ -46,8 +45,7 @@ class Replica:
         return len(self.stages)
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
     """One replica at one concurrency."""
 
     concurrency: float  # sequences in flight

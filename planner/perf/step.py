@@ -46,8 +46,8 @@ The result is seconds; `Work` keeps the terms apart so that tests can check each
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from planner import tensors
 from planner.memory import kv_bytes_per_token
@@ -57,8 +57,7 @@ from planner.quant import DTYPE_BYTES, SCHEMES, linear_bytes
 from planner.specs import ModelSpec
 
 
-@dataclass(frozen=True)
-class LayerShape:
+class LayerShape(NamedTuple):
     """What one decoder layer holds on one TP rank, in bytes and parameters."""
 
     fixed_bytes: int  # attention projections and dense MLP / shared experts: read whatever the batch
@@ -120,8 +119,7 @@ def active_experts(experts: int, top_k: int, tokens: float) -> float:
     return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """The tokens of one iteration: `decode` sequences at mean context `context`, plus `prefill`
     prompt tokens of prompts `prompt_len` long (a chunk may be part of a prompt)."""
 
@@ -140,8 +138,7 @@ class Batch:
         return self.decode + (self.prefill / self.prompt_len if self.prompt_len else 0.0)
 
 
-@dataclass(frozen=True)
-class Work:
+class Work(NamedTuple):
     """Seconds of one iteration on one stage, by term."""
 
     weights_s: float  # linear layers (roofline of weight reads vs GEMM FLOPs)
@@ -158,8 +155,7 @@ class Work:
                 + self.handoff_s + self.dispatch_s)
 
 
-@dataclass(frozen=True)
-class StageShape:
+class StageShape(NamedTuple):
     layers: int
     moe_layers: int
     is_last: bool
