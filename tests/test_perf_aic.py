@@ -187,6 +187,21 @@ def test_uncovered_layouts_fall_back_to_the_roofline_and_say_why(model, gpus, wh
 
 
 @needs_aic
+@pytest.mark.parametrize(("model", "gpus", "kw"), [
+    ("llama-3.3-70b", "rtx-pro-6000-blackwellx2", {"tp": 1, "pp": 2}),
+    ("qwen3-30b-a3b", "rtx-pro-6000-blackwellx2", {"tp": 2, "pp": 1, "ep": 2, "attention_dp": True}),
+])
+def test_rtx_pro_6000_server_is_timed_from_its_own_tables(model, gpus, kw):
+    """The RTX PRO 6000 Blackwell Server Edition (PCIe, 600 W) rows of NVIDIA's 1.x page: NVFP4 with PP, and
+    an MoE with attention DP, both read from the rtx_pro_6000_server database."""
+    plan = make_plan(model, gpus, quant="nvfp4", kv_cache_dtype="fp8", flow="pytorch", max_input_len=1024,
+                     max_output_len=1024, objective="throughput", perf_backend="aiconfigurator", **kw)
+    assert plan.performance is not None
+    assert plan.performance.backend.startswith("aiconfigurator-core 0.12.")
+    assert "rtx_pro_6000_server" in plan.performance.backend
+
+
+@needs_aic
 def test_compare_rows_name_the_backend():
     from planner.compare import compare
 

@@ -47,8 +47,10 @@ INSTALL_HINT = "pip install 'planner[aic]'"
 FRAMEWORK = "trtllm"
 
 # Catalog GPU -> aiconfigurator-core system (systems/<name>.yaml). Only the boards the tables were measured
-# on: the SXM H100/H200/B200/B300 and A100 80GB, the GB200/GB300 superchips and the L40S (PCIe). The
-# A100 40GB, H100 PCIe/NVL and H200 NVL differ in bandwidth or power from the measured boards.
+# on: the SXM H100/H200/B200/B300 and A100 80GB, the GB200/GB300 superchips, the L40S (PCIe) and the RTX PRO
+# 6000 Blackwell Server Edition (PCIe, 600 W: rtx_pro_6000_server.yaml, "97887 MiB VRAM, 600 W power
+# limit", the catalog's board). The A100 40GB, H100 PCIe/NVL and H200 NVL differ in bandwidth or power from
+# the measured boards.
 SYSTEMS = {
     "h100-sxm": "h100_sxm",
     "h200": "h200_sxm",
@@ -58,6 +60,7 @@ SYSTEMS = {
     "gb300": "gb300",
     "a100-80gb": "a100_sxm",
     "l40s": "l40s",
+    "rtx-pro-6000-blackwell": "rtx_pro_6000_server",
 }
 
 # All-reduce tables not used: the L40S one (comm/trtllm/1.3.0rc20/custom_allreduce_perf.parquet) takes
