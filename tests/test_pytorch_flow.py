@@ -135,6 +135,18 @@ def test_moe_model_yaml_has_expert_parallelism():
     assert args["model"] == "./hf_model"  # published FP8 weights: served as they are
 
 
+@pytest.mark.parametrize("model", ["gpt-oss-20b", "gemma-3-27b"])
+def test_model_yaml_gives_sliding_layers_the_windows_the_pool_was_sized_with(model):
+    """The memory model holds a sliding layer to its window only with a per-layer window vector in
+    KvCacheConfig.max_attention_window (VSWA pools); model.yaml must carry the plan's vector."""
+    plan = make_plan(model, "h100x8", max_input_len=4096, max_output_len=1024)
+    windows = plan.kv_cache.attention_windows
+    assert windows and min(windows) < max(windows) == 5120
+    assert _yaml(render_all(plan))["kv_cache_config"]["max_attention_window"] == windows
+    # full-attention models write no vector
+    assert "max_attention_window" not in _yaml(render_all(make_plan("llama-3.1-8b", "h100x1")))["kv_cache_config"]
+
+
 def test_config_pbtxt_leaves_batching_to_auto_complete():
     text = render_all(make_plan("llama-3.1-8b", "h100x1"))["model_repository/tensorrt_llm/config.pbtxt"]
     body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))

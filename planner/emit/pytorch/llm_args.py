@@ -68,6 +68,10 @@ def llm_arguments(plan: Plan) -> dict[str, Any]:
     }
     if rt.max_tokens_in_paged_kv_cache is not None:
         kv["max_tokens"] = rt.max_tokens_in_paged_kv_cache
+    if plan.kv_cache is not None and plan.kv_cache.attention_windows:
+        # the per-layer windows the memory model sized the pool with (planner.kvcache): without them the
+        # runtime gives every layer a full-length pool and holds fewer sequences than the plan counts
+        kv["max_attention_window"] = list(plan.kv_cache.attention_windows)
     args["kv_cache_config"] = kv
     # CUDA graphs, captured after the KV pool is sized in the memory the fraction leaves: written out as
     # the batch sizes the memory model counted (the release's default set, up to max_batch_size), so the
