@@ -131,3 +131,20 @@ def test_plan_reports_the_run_only_when_asked():
     assert b.output_tokens_per_s == pytest.approx(plan.performance.output_tokens_per_s, rel=0.1)
     assert b.ttft_ms > 100 * plan.performance.ttft_ms
     assert plan.to_dict()["request"]["bench_requests"] == 3000
+
+
+def test_a_table_failure_falls_back_to_the_roofline_and_says_so():
+    """Both the saturation figure and the replay take the roofline's figure when aiconfigurator-core's tables
+    fail on a shape past the coverage probe; the roofline's own failures are bugs and propagate."""
+    from planner.perf import BACKEND, Benchmark, _or_roofline
+
+    def fails():
+        raise RuntimeError("no table row for 7 tokens\nsecond line")
+
+    roofline = Benchmark(10, 1.0, 100.0, 5.0, 1.0)
+    timed_by_tables = _replica(step=_linear_step)
+    got = _or_roofline(timed_by_tables, fails, lambda: roofline)
+    assert got._replace(backend=BACKEND) == roofline
+    assert got.backend == f"{BACKEND} (aiconfigurator-core failed: no table row for 7 tokens)"
+    with pytest.raises(RuntimeError):
+        _or_roofline(_replica(), fails, lambda: roofline)

@@ -7,8 +7,8 @@ the running batch bounded by `max_batch_size` and by the KV pool the memory mode
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TypeVar
 
 from planner.memory import StageMemory
 from planner.perf.factors import factors
@@ -19,6 +19,7 @@ from planner.specs import Fleet, ModelSpec, Workload
 
 BACKEND = "planner-roofline"
 BACKENDS = ("roofline", "aiconfigurator")  # --perf-backend: the planner's own, or aiconfigurator-core's tables
+Figure = TypeVar("Figure", "Estimate", "Benchmark")
 
 
 class Estimate(NamedTuple):
@@ -71,19 +72,16 @@ def estimate(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fle
         return setup
     rep, limit, kv_bound, name = setup
     isl, osl, budget = workload.max_input_len, workload.max_output_len, workload.max_num_tokens
-    keeps_up = True
-    try:
+
+    def timed() -> Estimate:
         if request_rate:
             point, keeps_up = at_rate(rep, request_rate, limit, isl, osl, budget)
         else:
-            point = operating_point(rep, limit, isl, osl, budget)
-    except Exception as exc:  # a shape the tables lack, met past the coverage probe
-        if rep.step is None:
-            raise
-        return estimate(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
-                        request_rate, concurrency, ep, attention_dp)._replace(backend=_failed(exc))
-    est = _to_estimate(point, osl, kv_bound, keeps_up)
-    return est if name == BACKEND else est._replace(backend=name)
+            point, keeps_up = operating_point(rep, limit, isl, osl, budget), True
+        return _to_estimate(point, osl, kv_bound, keeps_up)._replace(backend=name)
+
+    return _or_roofline(rep, timed, lambda: estimate(model, weights, act, kv_dtype, fleet, tp, stages, workload,
+                                                     tokens_per_block, request_rate, concurrency, ep, attention_dp))
 
 
 class Benchmark(NamedTuple):
@@ -110,15 +108,14 @@ def benchmark(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fl
     if isinstance(setup, str):
         return setup
     rep, limit, _, name = setup
-    isl, osl = workload.max_input_len, workload.max_output_len
-    try:
-        run = offline_run(rep, requests, limit, isl, osl, workload.max_num_tokens)
-    except Exception as exc:  # as in estimate: the roofline where the tables fail
-        if rep.step is None:
-            raise
-        return benchmark(model, weights, act, kv_dtype, fleet, tp, stages, workload, tokens_per_block,
-                         requests, ep, attention_dp)._replace(backend=_failed(exc))
-    return Benchmark(requests, run.total_s, run.output_tokens_per_s, run.ttft_s * 1e3, run.tpot_s * 1e3, name)
+
+    def timed() -> Benchmark:
+        run = offline_run(rep, requests, limit, workload.max_input_len, workload.max_output_len,
+                          workload.max_num_tokens)
+        return Benchmark(requests, run.total_s, run.output_tokens_per_s, run.ttft_s * 1e3, run.tpot_s * 1e3, name)
+
+    return _or_roofline(rep, timed, lambda: benchmark(model, weights, act, kv_dtype, fleet, tp, stages, workload,
+                                                      tokens_per_block, requests, ep, attention_dp))
 
 
 def _setup(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fleet, tp: int,
@@ -144,9 +141,18 @@ def _setup(model: ModelSpec, weights: str, act: str, kv_dtype: str, fleet: Fleet
     return rep, limit, kv_bound, name
 
 
-def _failed(exc: Exception) -> str:
-    first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-    return f"{BACKEND} (aiconfigurator-core failed: {first})"
+def _or_roofline(rep: Replica, timed: Callable[[], Figure], roofline: Callable[[], Figure | str]) -> Figure | str:
+    """`timed()`; where aiconfigurator-core's tables fail on a shape past the coverage probe, the roofline's
+    figure, its backend naming the failure."""
+    try:
+        return timed()
+    except Exception as exc:
+        if rep.step is None:
+            raise
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        figure = roofline()
+        return figure if isinstance(figure, str) else figure._replace(
+            backend=f"{BACKEND} (aiconfigurator-core failed: {first})")
 
 
 def _aic_replica(rep: Replica, fleet: Fleet, target: str, tp_in_node: bool) -> tuple[Replica, str]:
