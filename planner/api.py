@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 
 from planner import catalog, kvcache, tensors
-from planner.assess import Ask, Option, assess, choose, limit_reason, needs_speed, size_fleet, speed
+from planner.assess import Ask, Option, assess, bench_run, choose, limit_reason, needs_speed, size_fleet, speed
 from planner.assess import layouts as layout_options
 from planner.engine_rules import check_engine
 from planner.errors import InputError
@@ -398,12 +398,8 @@ def make_plan(
 
 
 def _benchmark(ask: Ask, best: Option, requests: int) -> BenchmarkInfo | None:
-    from planner import perf
-
     w, c = best.workload, best.cand
-    run = perf.benchmark(ask.model, ask.weights, ask.act, ask.kv_dtype, ask.fleet, c.tp, c.stages, w,
-                         ask.runtime.tokens_per_block, requests, ep=c.ep, attention_dp=c.attention_dp,
-                         backend=ask.perf_backend, target=ask.runtime.trtllm_version)
+    run = bench_run(ask, c, w, requests)
     if isinstance(run, str):
         return None
     return BenchmarkInfo(requests=requests, input_len=w.max_input_len, output_len=w.max_output_len,

@@ -72,6 +72,13 @@ def speed(ask: Ask, cand: Candidate, workload: Workload, replicas: int,
                          target=ask.runtime.trtllm_version)
 
 
+def bench_run(ask: Ask, cand: Candidate, workload: Workload, requests: int) -> perf.Benchmark | str:
+    """What trtllm-bench's offline run of `requests` requests reports for one replica of `cand`."""
+    return perf.benchmark(ask.model, ask.weights, ask.act, ask.kv_dtype, ask.fleet, cand.tp, cand.stages, workload,
+                          ask.runtime.tokens_per_block, requests, ep=cand.ep, attention_dp=cand.attention_dp,
+                          backend=ask.perf_backend, target=ask.runtime.trtllm_version)
+
+
 def assess(ask: Ask, tp: int, pp: int, ep: int = 1, attention_dp: bool = False, timed: bool = True) -> Option:
     """One layout: memory (fits or why not), then speed and the latency limits for one that fits.
     `timed=False` stops after memory: only for a choice no figure enters (see `needs_speed`)."""
