@@ -50,6 +50,12 @@ REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (2048, 128)
 STEADY = False  # --steady-state: compare the saturation figure, not the run of the published dataset
 
 
+def _requests(r: dict[str, str]) -> int | None:
+    """--bench-requests for a trtllm-bench row: the published dataset size; none with --steady-state, whose
+    comparison reads the saturation figure only."""
+    return None if STEADY else REQUESTS[int(r["isl"]), int(r["osl"])]
+
+
 def _tokens_s(plan, per_gpu: bool = False) -> float:
     """The plan's figure for a trtllm-bench row: its replay of the published run, or with --steady-state its
     saturation throughput."""
@@ -110,7 +116,7 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
             plan = make_plan(r["model"], GPUS[gpu], quant="fp8", kv_cache_dtype="fp8", tp=tp, pp=1,
                              max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
                              kv_cache_free_gpu_mem_fraction=0.95, flow=ENGINE_ERA,
-                             bench_requests=REQUESTS[int(r["isl"]), int(r["osl"])])
+                             bench_requests=_requests(r))
             if plan is None:
                 continue
             group = "held out"
@@ -135,7 +141,7 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
         plan = make_plan(r["model"], f"{'a100-80gb' if gpu == 'a100' else gpu}x8", quant=r["quant"],
                          kv_cache_dtype=r["quant"], tp=tp, pp=1, max_input_len=int(r["isl"]),
                          max_output_len=int(r["osl"]), objective="throughput", kv_cache_free_gpu_mem_fraction=0.95,
-                         flow=ENGINE_ERA, bench_requests=REQUESTS[int(r["isl"]), int(r["osl"])])
+                         flow=ENGINE_ERA, bench_requests=_requests(r))
         if plan is None:
             continue
         perf = plan.performance
@@ -189,7 +195,7 @@ def one_x_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = N
                              ep=ep if ep > 1 else None, attention_dp=True if r["attention_dp"] == "yes" else None,
                              max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
                              kv_cache_free_gpu_mem_fraction=0.95, flow="pytorch",
-                             bench_requests=REQUESTS[int(r["isl"]), int(r["osl"])])
+                             bench_requests=_requests(r))
         except PlannerError as exc:
             if unplanned is not None:
                 unplanned.append(f"{name}: {exc}")
