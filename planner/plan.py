@@ -16,6 +16,14 @@ from planner.serving import ServingInfo
 SCHEMA_VERSION = 1
 
 
+def _without_none(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """`data` without those of `keys` that are None: keys an option adds stay out of plans made without it."""
+    for key in keys:
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -223,11 +231,7 @@ class PlanRequest(_Model):
     @model_serializer(mode="wrap")
     def _without_default_backend(self, handler: Any) -> dict[str, Any]:
         # plans made without these options keep the keys they always had
-        data = handler(self)
-        for key in ("perf_backend", "bench_requests"):
-            if data.get(key) is None:
-                data.pop(key, None)
-        return data
+        return _without_none(handler(self), "perf_backend", "bench_requests")
 
 
 class Plan(_Model):
@@ -255,10 +259,7 @@ class Plan(_Model):
 
     @model_serializer(mode="wrap")
     def _without_benchmark(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("benchmark") is None:
-            data.pop("benchmark", None)
-        return data
+        return _without_none(handler(self), "benchmark")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
