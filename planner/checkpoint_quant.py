@@ -36,9 +36,12 @@ KV_ALGOS = {"FP8": "fp8", "INT8": "int8"}
 
 # Module names each kind of linear has in the Hugging Face families the planner reads.
 _KIND_NAMES: dict[str, tuple[str, ...]] = {
-    "attention": ("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.o_proj",
-                  "model.layers.0.self_attn.kv_a_proj_with_mqa", "language_model.model.layers.0.self_attn.q_proj",
+    "attention": ("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.kv_a_proj_with_mqa",
+                  "model.layers.0.self_attn.q_a_proj", "model.layers.0.self_attn.q_b_proj",
+                  "model.layers.0.self_attn.kv_b_proj", "language_model.model.layers.0.self_attn.q_proj",
                   "model.language_model.layers.0.self_attn.q_proj"),
+    "attention_output": ("model.layers.0.self_attn.o_proj", "language_model.model.layers.0.self_attn.o_proj",
+                         "model.language_model.layers.0.self_attn.o_proj"),
     "router": ("model.layers.0.mlp.gate", "model.layers.0.mlp.router",
                "language_model.model.layers.0.feed_forward.router"),
     "experts": ("model.layers.0.mlp.experts.0.down_proj", "model.layers.0.mlp.experts",

@@ -48,7 +48,8 @@ class MoESpec(_Frozen):
 
 # Which modules a pre-quantized checkpoint leaves in the activation dtype. Embeddings and the
 # LM head always stay there in this planner; these name the decoder-layer linears.
-UnquantizedKind = Literal["attention", "router", "dense_mlp", "shared_experts", "experts"]
+# "attention" is the input projections (Q, K, V; MLA's q_a, q_b, kv_a, kv_b), "attention_output" the output one.
+UnquantizedKind = Literal["attention", "attention_output", "router", "dense_mlp", "shared_experts", "experts"]
 
 
 class CheckpointQuant(_Frozen):

@@ -37,7 +37,7 @@ class Linear:
     in_features: int
     out_features: int
     count: int = 1  # identical copies per layer (MoE experts)
-    kind: str = "attention"  # attention, dense_mlp, experts, shared_experts (see CheckpointQuant.unquantized)
+    kind: str = "attention"  # a CheckpointQuant.unquantized kind: attention, attention_output, dense_mlp, ...
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _attention(model: ModelSpec, layer: int, tp: int) -> tuple[list[Linear], int
             linears.append(Linear(h, heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)))
         linears += [
             Linear(m.kv_lora_rank, heads * (m.qk_nope_head_dim + m.v_head_dim)),
-            Linear(heads * m.v_head_dim, h),
+            Linear(heads * m.v_head_dim, h, kind="attention_output"),
         ]
         return linears, plain + sinks
     head_dim = layer_head_dim(model, layer)
@@ -117,7 +117,7 @@ def _attention(model: ModelSpec, layer: int, tp: int) -> tuple[list[Linear], int
     kv_heads = kv_heads_per_rank(model, tp, layer)
     # Gemma 4 full layers with k_eq_v have no v_proj: the key projection serves as the value.
     kv_out = kv_heads * head_dim * (1 if model.full_k_eq_v and model.attention_kind(layer) == "full" else 2)
-    linears = [Linear(h, q_out + kv_out), Linear(q_out, h)]
+    linears = [Linear(h, q_out + kv_out), Linear(q_out, h, kind="attention_output")]
     plain = (q_out + kv_out if model.qkv_bias else 0) + (h if model.o_bias else 0) + sinks
     if model.qk_norm:  # one RMSNorm weight of head_dim each for queries and keys, shared by all heads
         plain += 2 * head_dim

@@ -197,7 +197,7 @@ def test_modelopt_nvfp4_leaves_excluded_modules_in_bf16(tmp_path):
     nvfp4 = {"quantization": {"quant_algo": "NVFP4", "group_size": 16, "kv_cache_quant_algo": "FP8",
                               "exclude_modules": ["lm_head", "model.layers.*.self_attn*", "*mlp.gate"]}}
     spec = _load(tmp_path, QWEN3_30B_A3B, **{"hf_quant_config.json": nvfp4})
-    assert spec.checkpoint_quant.unquantized == ("attention", "router")
+    assert spec.checkpoint_quant.unquantized == ("attention", "attention_output", "router")
     layer = tensors.layer_tensors(spec, 0, 1)
     assert {lin.kind for lin in layer.linears} == {"experts"}
     assert tensors.total_params(spec) == 30_532_122_624  # folding linears into plain keeps the count
@@ -213,7 +213,7 @@ def test_gpt_oss_config_quantization_config(tmp_path):
     write_safetensors(tmp_path / "model.safetensors", blocks)
     spec = _load(tmp_path, GPT_OSS_20B)
     assert spec.checkpoint_quant.weights == "mxfp4"
-    assert spec.checkpoint_quant.unquantized == ("attention", "router")
+    assert spec.checkpoint_quant.unquantized == ("attention", "attention_output", "router")
     # packed MXFP4 blocks are not parameters: the headers give the files' size, not a count
     assert load_local_model(str(tmp_path))[1] is None and spec.checkpoint_size_gib is not None
     plan = make_plan(model_path=str(tmp_path), gpus="h100x1", max_batch_size=4, trtllm_version="1.2.1")
@@ -239,7 +239,7 @@ def test_gpt_oss_config_quantization_config(tmp_path):
                                     "input_activations": {"num_bits": 4, "type": "float", "group_size": 16}}}},
      "nvfp4", None, ()),
     ({"quant_method": "modelopt", "quant_algo": "FP8_BLOCK_SCALES", "exclude_modules": ["*self_attn*"]},
-     "fp8_block", None, ("attention",)),
+     "fp8_block", None, ("attention", "attention_output")),
 ])
 def test_quantization_config_methods(qc, weights, kv, kept):
     q = from_quantization_config(qc, "config.json")
@@ -263,7 +263,9 @@ def test_unsupported_quantization_is_one_clear_error(qc, needle):
 
 def test_module_patterns_name_kinds_of_linears():
     assert unquantized_kinds(["lm_head"]) == ()
-    assert unquantized_kinds(["model.layers.*.self_attn"]) == ("attention",)
+    assert unquantized_kinds(["model.layers.*.self_attn"]) == ("attention", "attention_output")
+    assert unquantized_kinds(["model.layers.*.self_attn.kv_b_proj"]) == ("attention",)  # MLA's input side only
+    assert unquantized_kinds(["*.o_proj"]) == ("attention_output",)
     assert unquantized_kinds(["re:.*shared_experts.*", "*.mlp.gate"]) == ("router", "shared_experts")
     with pytest.raises(InputError):
         unquantized_kinds("lm_head")

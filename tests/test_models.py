@@ -131,7 +131,7 @@ def test_gpt_oss_120b_fits_one_h100_with_mxfp4_experts():
     plan = make_plan("gpt-oss-120b", "h100x1", trtllm_version="1.2.1")
     assert plan.fits and (plan.layout.tp, plan.layout.pp) == (1, 1)
     assert (plan.quantization.weights, plan.quantization.kv_cache) == ("mxfp4", "bf16")
-    assert plan.quantization.unquantized == ["attention", "router"]
+    assert plan.quantization.unquantized == ["attention", "attention_output", "router"]
     weights = plan.memory.per_gpu[0].weights_bytes
     # OpenAI's model card: a 60.8 GiB checkpoint (MXFP4 experts, BF16 elsewhere)
     assert abs(weights / GIB - 60.8) / 60.8 < 0.005
