@@ -16,6 +16,7 @@ class Factors(NamedTuple):
     hbm_efficiency: float
     memory_op_latency_us: float
     gemm_efficiency: float
+    gemm_roofline_exponent: float
     attention_efficiency: float
     link_efficiency: float
     allreduce_latency_us: float

@@ -1,12 +1,16 @@
 """Time of one in-flight-batching iteration on one pipeline stage.
 
 An iteration runs every token scheduled in it through the stage's layers at once: the decode
-tokens of the running sequences (one each) and a chunk of prompt tokens. Each operation costs
-the larger of the bytes it reads over the achievable HBM bandwidth and its FLOPs over the
-achievable tensor-core peak (a roofline per operation), so a small batch is bound by reading
-the weights and a large one by arithmetic:
+tokens of the running sequences (one each) and a chunk of prompt tokens. Each operation is timed
+from the bytes it reads over the achievable HBM bandwidth and its FLOPs over the achievable
+tensor-core peak, so a small batch is bound by reading the weights and a large one by arithmetic.
+Dense GEMMs (the linear layers and the LM head) take the smooth roofline, the p-norm of the two
+times (p = gemm_roofline_exponent, measured on TensorRT-LLM's GEMM tables: about 1.4 times the
+larger where they are equal); the other operations the larger of the two:
 
-- linear layers read the rank's weights once per iteration and do 2 FLOPs per weight per token;
+- linear layers read the rank's weights once per iteration and do 2 FLOPs per weight per token, at the
+  plan's GEMM precision, and at the 16-bit rate for the weights a checkpoint keeps unquantized (norms,
+  routers, and e.g. the BF16 attention of NVIDIA's NVFP4 DeepSeek R1);
   an MoE layer reads only the experts its tokens activate (n tokens with top-k routing out of
   E experts hit E·(1 − (1 − k/E)^n) distinct experts on average, uniform routing assumed) and
   does top-k experts' FLOPs per token. The fused MoE op also pays what its grouped GEMMs do not
@@ -70,6 +74,7 @@ class LayerShape(NamedTuple):
     decode_attn_flops: int  # FLOPs per decode token per context token
     prefill_attn_flops: int  # FLOPs per prompt token per attended token
     total_experts: int = 0  # routed experts of the whole model
+    plain_params: int = 0  # of fixed_params, those kept in the activation dtype (norms, router, unquantized linears)
 
 
 def representative_layer(model: ModelSpec, moe_layer: bool) -> int:
@@ -109,7 +114,7 @@ def layer_shape(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int
         decode = prefill = 4 * heads * model.head_dim
     return LayerShape(fixed_b, fixed_p, expert_b, expert_p, experts, top_k,
                       kv_bytes_per_token(model, 1, attn_tp, kv_dtype), decode, prefill,
-                      model.moe.num_experts if experts else 0)
+                      model.moe.num_experts if experts else 0, lt.plain)
 
 
 def active_experts(experts: int, top_k: int, tokens: float) -> float:
@@ -196,6 +201,12 @@ def _roofline(nbytes: float, flops: float, bw: float, peak: float) -> float:
     return max(nbytes / bw, flops / peak)
 
 
+def _gemm(read_s: float, math_s: float, p: float) -> float:
+    """A dense GEMM from its weight-reading and math times: the smooth roofline (read^p + math^p)^(1/p).
+    Near the ridge point, where the two take about as long, neither hides the other."""
+    return (read_s ** p + math_s ** p) ** (1 / p)
+
+
 # Bytes per hidden element the all-gather moves: the CUTLASS fused MoE quantizes the tokens before it for
 # these schemes (NVFP4 with one 1-byte scale per 16 values, per-tensor FP8), else they travel in the
 # activation dtype (fused_moe_cutlass.py @7b437aaa, forward_chunk: run_post_quant_allgather)
@@ -230,6 +241,7 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     elif weights == "mxfp4" and hw.arch < 10:  # Hopper: Triton kernels dequantize the 4-bit experts per tile
         moe_gemm *= f.mxfp4_moe_scale_hopper
     attn_peak = hw.attention_flops * f.attention_efficiency
+    gemm16 = hw.attention_flops * f.gemm_efficiency  # weights kept in the activation dtype multiply at its rate
     lat = f.memory_op_latency_us * 1e-6
     n = batch.tokens
     dp = tp if attention_dp else 1
@@ -243,7 +255,8 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
         if not count:
             continue
         s = layer_shape(model, weights, act, kv_dtype, tp, moe, ep, attention_dp)
-        lin = _roofline(s.fixed_bytes, 2 * s.fixed_params * local, bw, gemm) + 2 * lat
+        math_s = 2 * local * ((s.fixed_params - s.plain_params) / gemm + s.plain_params / gemm16)
+        lin = _gemm(s.fixed_bytes / bw, math_s, f.gemm_roofline_exponent) + 2 * lat
         if s.experts:
             # this rank's share of the experts the iteration's tokens (all ranks' tokens) activate
             share = s.experts / s.total_experts
@@ -285,8 +298,8 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     if stage.is_last:
         rows = -(-model.vocab_size // (1 if attention_dp else tp))
         lm_params = rows * model.hidden_size
-        lm_head_s = _roofline(lm_params * act_bytes, 2 * lm_params * batch.logits / dp, bw,
-                              hw.attention_flops * f.gemm_efficiency) + lat
+        lm_head_s = _gemm(lm_params * act_bytes / bw, 2 * lm_params * batch.logits / dp / gemm16,
+                          f.gemm_roofline_exponent) + lat
     handoff_s = 0.0
     if stage.has_next:
         handoff_s = hw.pp_link_latency_s + hidden_bytes / dp / (hw.pp_link_bytes_s * f.link_efficiency)
