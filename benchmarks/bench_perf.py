@@ -159,9 +159,17 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
     return errors
 
 
+def _one_x_model(r: dict[str, str]) -> str:
+    """The catalog model of a perf_overview_1.x.csv row: NVIDIA's NVFP4 DeepSeek R1 checkpoint is an entry of
+    its own (its attention stays BF16), not the block-FP8 deepseek-r1 quantized again."""
+    return "deepseek-r1-fp4" if r["model"] == "deepseek-r1" and r["quant"] == "FP4" else r["model"]
+
+
 def _one_x_quant(r: dict[str, str]) -> tuple[str | None, str | None]:
     """(--quant, --kv-cache-dtype) of a perf_overview_1.x.csv row, from the page's checkpoints and options.
     None: the catalog checkpoint's own scheme."""
+    if _one_x_model(r) == "deepseek-r1-fp4":
+        return None, "fp8"  # nvidia/DeepSeek-R1-0528-FP4, FP8 KV (the page's kv_cache_config dtype fp8)
     quant = {"FP4": "nvfp4", "FP8": "fp8"}[r["quant"]]
     if r["model"].startswith("gpt-oss"):
         # openai/gpt-oss-* ship MXFP4 experts (the catalog's checkpoint scheme); the page's llm_options set
@@ -191,7 +199,7 @@ def one_x_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = N
         quant, kv = _one_x_quant(r)
         name = f"{r['model']} {r['gpu']} {r['layout']} {r['quant']} {r['isl']}/{r['osl']}"
         try:
-            plan = make_plan(r["model"], f"{r['gpu']}x{tp * pp}", quant=quant, kv_cache_dtype=kv, tp=tp, pp=pp,
+            plan = make_plan(_one_x_model(r), f"{r['gpu']}x{tp * pp}", quant=quant, kv_cache_dtype=kv, tp=tp, pp=pp,
                              ep=ep if ep > 1 else None, attention_dp=True if r["attention_dp"] == "yes" else None,
                              max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
                              kv_cache_free_gpu_mem_fraction=0.95, flow="pytorch",

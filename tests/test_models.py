@@ -24,6 +24,7 @@ PUBLISHED = {
     "llama-4-scout": 108_641_793_536,
     "llama-4-maverick": 401_583_781_376,
     "deepseek-r1": 671_026_419_200,
+    "deepseek-r1-fp4": 671_026_419_200,  # NVIDIA's NVFP4 export of the same main model
     "kimi-k2": 1_026_408_232_448,
     "gemma-3-27b": 27_432_406_640,
 }
@@ -125,6 +126,23 @@ def test_mxfp4_bytes():
     assert linear_bytes(SCHEMES["mxfp4"], 2880, 5760, 2) == n // 2 + n // 32
     # FP8 block scales: one fp32 per 128 x 128 tile (7168 x 2048: 56 x 16 tiles)
     assert linear_bytes(SCHEMES["fp8_block"], 7168, 2048, 2) == 7168 * 2048 + 56 * 16 * 4
+
+
+def test_nvfp4_deepseek_r1_keeps_mla_input_projections_in_bf16():
+    """nvidia/DeepSeek-R1-0528-FP4-v2 on B200: the MLPs, experts and MLA's output projection in NVFP4 (4 bits and
+    an 8-bit scale per 16), MLA's input projections in BF16; Hopper has no FP4 tensor cores."""
+    m = catalog.get_model("nvidia/DeepSeek-R1-0528-FP4-v2")
+    assert m.name == "deepseek-r1-fp4"
+    layer = tensors.layer_tensors(m, 3, 1)  # the first MoE layer, whole
+    kinds = {lin.kind for lin in layer.linears}
+    assert kinds == {"attention_output", "experts", "shared_experts"}
+    inputs = 7168 * 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 * 128 * 256
+    assert layer.plain == inputs + 1536 + 512 + 2 * 7168 + 7168 * 256 + 256
+    plan = make_plan("deepseek-r1-fp4", "b200x8", trtllm_version="1.2.1")
+    assert plan.fits and plan.quantization.weights == "nvfp4" and plan.quantization.unquantized == ["attention"]
+    assert plan.quantization.kv_cache == "fp8"  # the checkpoint's kv_cache_quant_algo
+    with pytest.raises(InputError, match="nvfp4"):
+        make_plan("deepseek-r1-fp4", "h200x8", trtllm_version="1.2.1")
 
 
 def test_gpt_oss_120b_fits_one_h100_with_mxfp4_experts():

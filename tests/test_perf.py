@@ -238,6 +238,42 @@ def test_block_fp8_experts_run_at_their_measured_share_of_the_fp8_rate():
     assert 0 < fast - base < block - plain
 
 
+def test_nvfp4_deepseek_keeps_its_bf16_attention_at_the_16_bit_rate():
+    """nvidia/DeepSeek-R1-0528-FP4-v2 quantizes the MLPs, the experts and MLA's output projection to NVFP4
+    and keeps MLA's input projections in BF16. On B200 under attention DP (TP 4), a rank's first (dense)
+    layer reads those 69,664,768 weights at 2 bytes and multiplies them at the BF16 rate, a quarter of the
+    FP4 rate its MLP and output projection run at."""
+    from planner.quant import SCHEMES, linear_bytes
+
+    m = catalog.get_model("deepseek-r1-fp4")
+    assert (m.checkpoint_quant.weights, m.checkpoint_quant.unquantized) == ("nvfp4", ("attention",))
+    inputs = 7168 * 1536 + 1536 * 128 * 192 + 7168 * (512 + 64) + 512 * 128 * (128 + 128)  # q_a q_b kv_a kv_b
+    assert inputs == 69_664_768
+    out = 128 * 128 * 7168  # o_proj, NVFP4 in v2
+    norms = 1536 + 512 + 2 * 7168  # q_a and kv_a layernorms, the two RMSNorms
+    router = 7168 * 256 + 256  # with its score-correction bias
+    assert layer_shape(m, "nvfp4", "bf16", "fp8", 4, True, 4, True).plain_params == inputs + norms + router
+    s = layer_shape(m, "nvfp4", "bf16", "fp8", 4, False, 4, True)  # layer 0: dense MLP 18432 wide, whole
+    assert s.plain_params == inputs + norms
+    mlp = 3 * 7168 * 18432
+    assert s.fixed_params == s.plain_params + out + mlp
+    nvfp4 = SCHEMES["nvfp4"]
+    fp4_bytes = (linear_bytes(nvfp4, 128 * 128, 7168, 2) + linear_bytes(nvfp4, 7168, 2 * 18432, 2)
+                 + linear_bytes(nvfp4, 18432, 7168, 2))
+    assert s.fixed_bytes == s.plain_params * 2 + fp4_bytes
+    b200 = catalog.get_gpu("b200")
+    hw = _hw("nvfp4", "bf16", tp=4, gpu=b200)
+    fp4 = b200.dense_tflops["fp4"] * 1e12 * F.gemm_efficiency * F.fp4_gemm_scale
+    bf16 = b200.dense_tflops["bf16"] * 1e12 * F.gemm_efficiency
+    assert 4 * b200.dense_tflops["bf16"] == b200.dense_tflops["fp4"]
+    stage = StageShape(1, 0, False, False, 0)
+    w = stage_work(m, "nvfp4", "bf16", "fp8", 4, stage, Batch(0, 0, 4 * 4096, 4096), hw, F, 4, True)
+    read = s.fixed_bytes / (8000e9 * F.hbm_efficiency)
+    math_s = 2 * 4096 * ((out + mlp) / fp4 + s.plain_params / bf16)  # 4,096 prompt tokens on each rank
+    assert w.weights_s == pytest.approx(_smooth(read, math_s) + 2 * LAT, rel=1e-9)
+    assert 2 * 4096 * inputs / bf16 > 0.25 * math_s  # an eighth of the weights, over a quarter of the math
+
+
 def test_mxfp4_experts_on_hopper_compute_at_their_measured_share_of_the_16_bit_rate():
     """gpt-oss-20b's MXFP4 experts (32 of width 2880, top 4) with BF16 activations, 8,192 tokens on H100:
     32,768 routed pairs keep the grouped GEMMs compute-bound, and Hopper's Triton kernels take 1 /

@@ -29,9 +29,10 @@ def test_every_published_row_is_estimated_or_refused_with_a_reason(bench, one_x)
     rows = bench._rows("perf_overview_1.x.csv")
     assert len(rows) == 150  # every cell of the page's ten tables
     assert sum(len(e) for e in errors.values()) + len(unplanned) == len(rows)
-    # the NVFP4 DeepSeek R1 checkpoint is not the catalog's block-FP8 one: refused, and the line says so
-    assert len(unplanned) == 10
-    assert all(line.startswith("deepseek-r1 ") and " FP4 " in line and "fp8_block" in line for line in unplanned)
+    # every row is planned: the NVFP4 DeepSeek R1 rows with the catalog's deepseek-r1-fp4 (NVIDIA's v2 checkpoint)
+    assert unplanned == []
+    assert bench._one_x_model({"model": "deepseek-r1", "quant": "FP4"}) == "deepseek-r1-fp4"
+    assert bench._one_x_model({"model": "deepseek-r1", "quant": "FP8"}) == "deepseek-r1"
 
 
 def test_published_rows_are_transcribed_with_their_layouts(bench):
