@@ -169,7 +169,7 @@ def _one_x_quant(r: dict[str, str]) -> tuple[str | None, str | None]:
     """(--quant, --kv-cache-dtype) of a perf_overview_1.x.csv row, from the page's checkpoints and options.
     None: the catalog checkpoint's own scheme."""
     if _one_x_model(r) == "deepseek-r1-fp4":
-        return None, "fp8"  # nvidia/DeepSeek-R1-0528-FP4, FP8 KV (the page's kv_cache_config dtype fp8)
+        return None, "fp8"  # nvidia/DeepSeek-R1-0528-NVFP4-v2 with the page's kv_cache_config dtype fp8
     quant = {"FP4": "nvfp4", "FP8": "fp8"}[r["quant"]]
     if r["model"].startswith("gpt-oss"):
         # openai/gpt-oss-* ship MXFP4 experts (the catalog's checkpoint scheme); the page's llm_options set
