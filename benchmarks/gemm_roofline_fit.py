@@ -1,14 +1,19 @@
-"""How sharply a dense GEMM turns from reading its weights to doing its math: the exponent p of the
-smooth roofline t(M) = c + ((bytes / BW)^p + (FLOPs / PEAK)^p)^(1/p) on measured GEMM latencies.
+"""How sharply a GEMM turns from reading its weights to doing its math: the exponent p of the smooth
+roofline ((bytes / BW)^p + (FLOPs / PEAK)^p)^(1/p) on measured latencies.
 
-    python benchmarks/gemm_roofline_fit.py [--systems h100_sxm h200_sxm b200_sxm]
+    python benchmarks/gemm_roofline_fit.py [--systems h100_sxm h200_sxm b200_sxm] [--moe]
 
-Needs the `aic` extra (aiconfigurator-core ships the tables and scipy): its GEMM tables measured under
-TensorRT-LLM 1.3.0rc20 (systems/data/<system>/gemm/trtllm/1.3.0rc20/gemm_perf.parquet). For each weight
-shape N x K (both 1,024-16,384) and precision, the latencies over M = 1-16,384 tokens are fitted for each p
-of a grid, with BW, PEAK and the fixed cost c free; the p with the least RMS error in log time is the curve's.
-A sharp max() is p = infinity; p = 1 adds the two times. The medians printed are the source of
-perf.yaml's gemm_roofline_exponent.
+Needs the `aic` extra (aiconfigurator-core ships the tables and scipy): its tables measured under
+TensorRT-LLM 1.3.0rc20 (systems/data/<system>/{gemm,moe}/trtllm/1.3.0rc20/*.parquet). A sharp max() is
+p = infinity; p = 1 adds the two times. For each curve the latencies are fitted for each p of a grid, with
+BW, PEAK and a fixed cost c free; the p with the least RMS error in log time is the curve's. The medians
+printed are the source of perf.yaml's gemm_roofline_exponent.
+
+- dense GEMMs (default): t(M) = c + roofline, per weight shape N x K (both 1,024-16,384) and precision, over
+  M = 1-16,384 tokens;
+- the PyTorch flow's fused MoE (`--moe`, the CUTLASS kernel at TP 1 EP 1): t(n) = c + n·k·s + roofline of the
+  experts the n tokens hit (E·(1 − (1 − k/E)^n), uniform routing) and their top-k FLOPs, per expert shape and
+  routing distribution, with the per-pair cost s fixed at perf.yaml's moe_routed_pair_ns.
 """
 
 from __future__ import annotations
@@ -42,14 +47,73 @@ def best_exponent(m, t, weight_bytes: float, n: int, k: int) -> tuple[float, flo
     return best
 
 
+def moe_exponent(n, t, weight_bytes: float, hidden: int, width: int, top_k: int, experts: int,
+                 pair_s: float) -> tuple[float, float]:
+    """(p, RMS) of the best fit of one fused-MoE curve on the grid."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    hit = experts * (1 - (1 - top_k / experts) ** n)
+    nbytes, flops, pairs = hit * 3 * hidden * width * weight_bytes, 6.0 * hidden * width * top_k * n, top_k * n
+    best = (GRID[-1], float("inf"))
+    for p in GRID:
+        def residual(x, p=p):
+            bw, peak, c = np.exp(x)
+            return np.log(c + pairs * pair_s + ((nbytes / bw) ** p + (flops / peak) ** p) ** (1 / p)) - np.log(t)
+
+        with np.errstate(over="ignore"):
+            fit = least_squares(residual, np.log([3e12, 5e14, 2e-5]))
+        rms = float(np.sqrt(np.mean(fit.fun ** 2)))
+        if rms < best[1]:
+            best = (p, rms)
+    return best
+
+
+def _row(label: str, fits: list[tuple[float, float]]) -> None:
+    ps = sorted(p for p, _ in fits)
+    q = statistics.quantiles(ps, n=4) if len(ps) > 1 else [ps[0]] * 3
+    print(f"{label} {len(ps):>6} {q[0]:>6.2f} {q[1]:>6.2f} {q[2]:>6.2f} {statistics.median(r for _, r in fits):>6.3f}")
+
+
+def fused_moe(data: Path, systems: list[str]) -> None:
+    import pandas as pd
+
+    from planner.perf.factors import factors
+
+    pair_s = factors().moe_routed_pair_ns * 1e-9
+    by_routing: dict[str, list[float]] = {}
+    print(f"{'system':10} {'precision':10} {'routing':14} {'curves':>6} {'p 25%':>6} {'median':>6} {'p 75%':>6} "
+          f"{'rms':>6}")
+    for system in systems:
+        table = pd.read_parquet(data / system / "moe" / "trtllm" / VERSION / "moe_perf.parquet")
+        table = table[(table.moe_tp_size == 1) & (table.moe_ep_size == 1)
+                      & (table.kernel_source == "moe_torch_flow_cutlass")]
+        for (dtype, routing), rows in table.groupby(["moe_dtype", "distribution"]):
+            if dtype not in ("bfloat16", "fp8", "nvfp4"):
+                continue
+            fits = []
+            for (h, w, k, e), curve in rows.groupby(["hidden_size", "inter_size", "topk", "num_experts"]):
+                curve = curve.sort_values("num_tokens")
+                fits.append(moe_exponent(curve.num_tokens.to_numpy(float), curve.latency.to_numpy() * 1e-3,
+                                         WEIGHT_BYTES[dtype], int(h), int(w), int(k), int(e), pair_s))
+            _row(f"{system:10} {dtype:10} {routing:14}", fits)
+            by_routing.setdefault(routing, []).extend(p for p, _ in fits)
+    for routing, ps in sorted(by_routing.items()):
+        print(f"median p under {routing} routing ({len(ps)} curves): {statistics.median(ps):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", default=["h100_sxm", "h200_sxm", "b200_sxm"])
+    parser.add_argument("--moe", action="store_true", help="the fused-MoE tables instead of the GEMM ones")
     args = parser.parse_args()
     import aiconfigurator_core
     import pandas as pd
 
     data = Path(aiconfigurator_core.__file__).parent / "systems" / "data"
+    if args.moe:
+        fused_moe(data, args.systems)
+        return
     every: list[float] = []
     print(f"{'system':10} {'precision':10} {'curves':>6} {'p 25%':>6} {'median':>6} {'p 75%':>6} {'rms':>6}")
     for system in args.systems:
@@ -64,12 +128,9 @@ def main() -> None:
                                           weight_bytes, int(n), int(k)))
             if not fits:
                 continue
-            ps = sorted(p for p, _ in fits)
-            q = statistics.quantiles(ps, n=4) if len(ps) > 1 else [ps[0]] * 3
-            print(f"{system:10} {dtype:10} {len(ps):>6} {q[0]:>6.2f} {q[1]:>6.2f} {q[2]:>6.2f} "
-                  f"{statistics.median(r for _, r in fits):>6.3f}")
+            _row(f"{system:10} {dtype:10}", fits)
             if dtype != "fp8_block":
-                every += ps
+                every += [p for p, _ in fits]
     print(f"median p over the bf16, fp8 and nvfp4 curves ({len(every)}): {statistics.median(every):.2f}")
 
 

@@ -137,8 +137,12 @@ def test_moe_reads_only_the_experts_the_batch_activates():
     one = _work(m, Batch(decode=1, context=100), moe_layers=32)
     moe = F.moe_gemm_efficiency
     fused_moe = F.moe_layer_latency_us * 1e-6 + 2 * F.moe_routed_pair_ns * 1e-9  # one token, two pairs
-    attention = _smooth(s.fixed_bytes / BW, 2 * s.fixed_params / (989.5e12 * F.gemm_efficiency))
-    expected = 32 * (attention + 2 * LAT + 2 * s.expert_bytes / (BW * moe) + fused_moe)
+    gemm = 989.5e12 * F.gemm_efficiency  # H100 SXM dense BF16
+    attention = _smooth(s.fixed_bytes / BW, 2 * s.fixed_params / gemm)
+    # one token's two experts: their weights' read, the math adding a few parts per million
+    experts = _smooth(2 * s.expert_bytes / (BW * moe), 2 * s.expert_params * 2 / (gemm * moe))
+    assert experts == pytest.approx(2 * s.expert_bytes / (BW * moe), rel=1e-5)
+    expected = 32 * (attention + 2 * LAT + experts + fused_moe)
     assert one.weights_s == pytest.approx(expected, rel=1e-9)
 
 
@@ -153,8 +157,8 @@ def test_moe_flops_count_top_k_experts_per_token():
     fp8_params = s.fixed_params - s.plain_params
     math_s = 2 * n * (fp8_params / gemm + s.plain_params / (989.5e12 * F.gemm_efficiency))
     dense_part = _smooth(s.fixed_bytes / BW, math_s)
-    experts = max(8 * s.expert_bytes / (BW * F.moe_gemm_efficiency),
-                  2 * s.expert_params * 2 * n / (gemm * F.moe_gemm_efficiency))
+    experts = _smooth(8 * s.expert_bytes / (BW * F.moe_gemm_efficiency),
+                      2 * s.expert_params * 2 * n / (gemm * F.moe_gemm_efficiency))
     fused_moe = F.moe_layer_latency_us * 1e-6 + 2 * n * F.moe_routed_pair_ns * 1e-9
     assert w.weights_s == pytest.approx(32 * (dense_part + experts + 2 * LAT + fused_moe), rel=1e-6)
 
@@ -178,14 +182,14 @@ def test_fine_grained_fp4_moe_pays_per_routed_token_and_runs_near_the_fp8_rate()
     dense_part = _smooth(s.fixed_bytes / bw, math_s) + 2 * LAT
     pairs = 8 * n
     hit = active_experts(128, 8, n)
-    grouped = max(hit * s.expert_bytes / (bw * F.moe_gemm_efficiency),
-                  2 * s.expert_params * pairs / (gemm * F.moe_gemm_efficiency * F.fp4_moe_gemm_scale))
+    grouped = _smooth(hit * s.expert_bytes / (bw * F.moe_gemm_efficiency),
+                      2 * s.expert_params * pairs / (gemm * F.moe_gemm_efficiency * F.fp4_moe_gemm_scale))
     fused = grouped + F.moe_layer_latency_us * 1e-6 + pairs * F.moe_routed_pair_ns * 1e-9
     assert moe_layer == pytest.approx(dense_part + fused, rel=1e-9)
     # the measured table (aiconfigurator-core 0.12.0, b200_sxm, CUTLASS fused MoE) gives 0.21-0.31 ms for this
-    # layer between 1,024 and 2,048 tokens; the per-pair term is about half of it
+    # layer between 1,024 and 2,048 tokens; the per-pair term is over a third of it
     assert 0.15e-3 < fused < 0.35e-3
-    assert pairs * F.moe_routed_pair_ns * 1e-9 > grouped
+    assert 0.35 * fused < pairs * F.moe_routed_pair_ns * 1e-9 < 0.5 * fused
     assert hw.gemm_precision == "fp4"
 
 
@@ -224,12 +228,16 @@ def test_block_fp8_experts_run_at_their_measured_share_of_the_fp8_rate():
     block = stage_work(m, "fp8_block", "bf16", "fp8", 8, stage, Batch(n, 1), hw, F, 8, True).weights_s
     plain = stage_work(m, "fp8", "bf16", "fp8", 8, stage, Batch(n, 1), hw, F, 8, True).weights_s
     s = layer_shape(m, "fp8", "bf16", "fp8", 8, True, 8, True)
+    s_block = layer_shape(m, "fp8_block", "bf16", "fp8", 8, True, 8, True)
     assert (s.experts, s.expert_params) == (32, 3 * 7168 * 2048)
     flops = 2 * s.expert_params * 8 * n / 8
     rate = 1979e12 * F.gemm_efficiency * F.moe_gemm_efficiency
-    assert flops / rate > 32 * s.expert_bytes / (4800e9 * F.hbm_efficiency * F.moe_gemm_efficiency)
+    bw = 4800e9 * F.hbm_efficiency * F.moe_gemm_efficiency
+    hit = active_experts(256, 8, n) * 32 / 256  # all of this rank's 32, to a part in 10^28
+    assert flops / rate > hit * s.expert_bytes / bw
+    grouped_block = _smooth(hit * s_block.expert_bytes / bw, flops / (rate * F.fp8_block_moe_gemm_scale_hopper))
     # (the attention projections' block scales add a few bytes to the dense part: a millionth of the gap)
-    assert block - plain == pytest.approx(flops / (rate * F.fp8_block_moe_gemm_scale_hopper) - flops / rate,
+    assert block - plain == pytest.approx(grouped_block - _smooth(hit * s.expert_bytes / bw, flops / rate),
                                           rel=1e-5)
     b200 = _hw("fp8_block", "bf16", tp=8, gpu=catalog.get_gpu("b200"))
     assert b200.arch == 10
@@ -289,13 +297,15 @@ def test_mxfp4_experts_on_hopper_compute_at_their_measured_share_of_the_16_bit_r
     assert hw.gemm_flops == pytest.approx(989e12, rel=1e-3)  # H100 SXM dense BF16
     rate = hw.gemm_flops * F.gemm_efficiency * F.moe_gemm_efficiency
     flops = 2 * s.expert_params * 4 * n
-    assert flops / rate > 32 * s.expert_bytes / (3350e9 * F.hbm_efficiency * F.moe_gemm_efficiency)
+    read = 32 * s.expert_bytes / (3350e9 * F.hbm_efficiency * F.moe_gemm_efficiency)  # 8,192 tokens hit all 32
+    assert flops / rate > read
     ours = stage_work(m, "mxfp4", "bf16", "bf16", 1, stage, Batch(n, 1), hw, F).weights_s
     cutlass = F._replace(mxfp4_moe_scale_hopper=1.0)
     base = stage_work(m, "mxfp4", "bf16", "bf16", 1, stage, Batch(n, 1), hw, cutlass).weights_s
-    assert ours - base == pytest.approx(flops / (rate * F.mxfp4_moe_scale_hopper) - flops / rate, rel=1e-6)
+    expected = _smooth(read, flops / (rate * F.mxfp4_moe_scale_hopper)) - _smooth(read, flops / rate)
+    assert ours - base == pytest.approx(expected, rel=1e-6)
     few = [stage_work(m, "mxfp4", "bf16", "bf16", 1, stage, Batch(16, 1), hw, f).weights_s for f in (F, cutlass)]
-    assert few[0] == pytest.approx(few[1], rel=1e-12)
+    assert few[1] < few[0] < few[1] * 1.001  # the weights' read sets the time; the slower math adds under 0.1 %
     b200 = _hw("mxfp4", "bf16", gpu=catalog.get_gpu("b200"))
     both = [stage_work(m, "mxfp4", "bf16", "bf16", 1, stage, Batch(n, 1), b200, f).weights_s for f in (F, cutlass)]
     assert both[0] == pytest.approx(both[1], rel=1e-12)

@@ -4,9 +4,9 @@ An iteration runs every token scheduled in it through the stage's layers at once
 tokens of the running sequences (one each) and a chunk of prompt tokens. Each operation is timed
 from the bytes it reads over the achievable HBM bandwidth and its FLOPs over the achievable
 tensor-core peak, so a small batch is bound by reading the weights and a large one by arithmetic.
-Dense GEMMs (the linear layers and the LM head) take the smooth roofline, the p-norm of the two
-times (p = gemm_roofline_exponent, measured on TensorRT-LLM's GEMM tables: about 1.4 times the
-larger where they are equal); the other operations the larger of the two:
+GEMMs (the linear layers, the fused MoE's grouped GEMMs and the LM head) take the smooth roofline,
+the p-norm of the two times (p = gemm_roofline_exponent, measured on TensorRT-LLM's GEMM and fused-MoE
+tables: about 1.4 times the larger where they are equal); the other operations the larger of the two:
 
 - linear layers read the rank's weights once per iteration and do 2 FLOPs per weight per token, at the
   plan's GEMM precision, and at the 16-bit rate for the weights a checkpoint keeps unquantized (norms,
@@ -202,7 +202,7 @@ def _roofline(nbytes: float, flops: float, bw: float, peak: float) -> float:
 
 
 def _gemm(read_s: float, math_s: float, p: float) -> float:
-    """A dense GEMM from its weight-reading and math times: the smooth roofline (read^p + math^p)^(1/p).
+    """A GEMM from its weight-reading and math times: the smooth roofline (read^p + math^p)^(1/p).
     Near the ridge point, where the two take about as long, neither hides the other."""
     return (read_s ** p + math_s ** p) ** (1 / p)
 
@@ -262,8 +262,9 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
             share = s.experts / s.total_experts
             hit = active_experts(s.total_experts, s.top_k, n) * share
             pairs = s.top_k * n * share  # routed (token, expert) pairs on this rank
-            lin += (_roofline(hit * s.expert_bytes, 2 * s.expert_params * pairs, moe_bw, moe_gemm)
-                    + f.moe_layer_latency_us * 1e-6 + pairs * f.moe_routed_pair_ns * 1e-9)
+            grouped = _gemm(hit * s.expert_bytes / moe_bw, 2 * s.expert_params * pairs / moe_gemm,
+                            f.gemm_roofline_exponent)
+            lin += grouped + f.moe_layer_latency_us * 1e-6 + pairs * f.moe_routed_pair_ns * 1e-9
         # context tokens the group's layers attend to, summed over them (both roofline terms grow with it)
         ctx = pre_ctx = 0.0
         seen = stage_count[moe]  # 0 where the caller's count of MoE layers is not the model's: all layers stand in
