@@ -27,46 +27,37 @@ WEIGHT_BYTES = {"bfloat16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5625}
 VERSION = "1.3.0rc20"
 
 
-def best_exponent(m, t, weight_bytes: float, n: int, k: int) -> tuple[float, float]:
-    """(p, RMS of log-time residuals) of the best fit on the grid."""
+def best_exponent(t, nbytes, flops, fixed_s, start: tuple[float, float, float]) -> tuple[float, float]:
+    """(p, RMS of log-time residuals) of the best fit of t = c + fixed_s + roofline(nbytes, flops) on the
+    grid, with the bandwidth, the peak and c free (`start` their first guesses)."""
     import numpy as np
     from scipy.optimize import least_squares
 
-    nbytes, flops = n * k * weight_bytes, 2.0 * m * n * k
     best = (GRID[-1], float("inf"))
     for p in GRID:
         def residual(x, p=p):
             bw, peak, c = np.exp(x)
-            return np.log(c + ((nbytes / bw) ** p + (flops / peak) ** p) ** (1 / p)) - np.log(t)
+            return np.log(c + fixed_s + ((nbytes / bw) ** p + (flops / peak) ** p) ** (1 / p)) - np.log(t)
 
         with np.errstate(over="ignore"):
-            fit = least_squares(residual, np.log([3e12, 1e15, 3e-6]))
+            fit = least_squares(residual, np.log(start))
         rms = float(np.sqrt(np.mean(fit.fun ** 2)))
         if rms < best[1]:
             best = (p, rms)
     return best
+
+
+def gemm_exponent(m, t, weight_bytes: float, n: int, k: int) -> tuple[float, float]:
+    """One dense GEMM curve: M tokens through an N x K weight."""
+    return best_exponent(t, n * k * weight_bytes, 2.0 * m * n * k, 0.0, (3e12, 1e15, 3e-6))
 
 
 def moe_exponent(n, t, weight_bytes: float, hidden: int, width: int, top_k: int, experts: int,
                  pair_s: float) -> tuple[float, float]:
-    """(p, RMS) of the best fit of one fused-MoE curve on the grid."""
-    import numpy as np
-    from scipy.optimize import least_squares
-
+    """One fused-MoE curve: n tokens, each to top_k of `experts` experts (gate, up and down of `width`)."""
     hit = experts * (1 - (1 - top_k / experts) ** n)
-    nbytes, flops, pairs = hit * 3 * hidden * width * weight_bytes, 6.0 * hidden * width * top_k * n, top_k * n
-    best = (GRID[-1], float("inf"))
-    for p in GRID:
-        def residual(x, p=p):
-            bw, peak, c = np.exp(x)
-            return np.log(c + pairs * pair_s + ((nbytes / bw) ** p + (flops / peak) ** p) ** (1 / p)) - np.log(t)
-
-        with np.errstate(over="ignore"):
-            fit = least_squares(residual, np.log([3e12, 5e14, 2e-5]))
-        rms = float(np.sqrt(np.mean(fit.fun ** 2)))
-        if rms < best[1]:
-            best = (p, rms)
-    return best
+    return best_exponent(t, hit * 3 * hidden * width * weight_bytes, 6.0 * hidden * width * top_k * n,
+                         top_k * n * pair_s, (3e12, 5e14, 2e-5))
 
 
 def _row(label: str, fits: list[tuple[float, float]]) -> None:
@@ -124,7 +115,7 @@ def main() -> None:
             fits = []
             for (n, k), curve in rows.groupby(["n", "k"]):
                 curve = curve.sort_values("m")
-                fits.append(best_exponent(curve.m.to_numpy(float), curve.latency.to_numpy() * 1e-3,
+                fits.append(gemm_exponent(curve.m.to_numpy(float), curve.latency.to_numpy() * 1e-3,
                                           weight_bytes, int(n), int(k)))
             if not fits:
                 continue
