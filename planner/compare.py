@@ -82,6 +82,12 @@ def _row(plan: Any) -> dict[str, Any]:
     return row
 
 
+def _layout(r: dict[str, Any]) -> str:
+    moe = [f"EP {r['ep']}"] if (r.get("ep") or 1) > 1 else []
+    moe += ["attention DP"] if r.get("attention_dp") else []
+    return f"TP {r['tp']}" + (f" ({', '.join(moe)})" if moe else "") + f" × PP {r['pp']}"
+
+
 def table(rows: list[dict[str, Any]], title: str) -> Any:
     """The rows as a rich table; a note keeps its first clause (JSON and YAML keep all of it)."""
     from rich.table import Table
@@ -96,14 +102,11 @@ def table(rows: list[dict[str, Any]], title: str) -> Any:
         return "-" if v is None else format(v, fmt)
 
     for r in rows:
-        moe = [f"EP {r['ep']}"] if (r.get("ep") or 1) > 1 else []
-        moe += ["attention DP"] if r.get("attention_dp") else []
-        tp = f"TP {r['tp']}" + (f" ({', '.join(moe)})" if moe else "")
-        layout = f"{tp} × PP {r['pp']}" if r.get("tp") else "does not fit"
+        layout = _layout(r) if r.get("tp") else "does not fit"  # a refused combination has no layout keys
         needed = r.get("gpus_needed")
         if needed is not None and r.get("fleet_suffices") is False:
             needed = f"{needed} (more)"
-        t.add_row(r["gpus"], str(r["quant"]), layout, str(r.get("replicas", 0)), num(r.get("ttft_ms"), ".0f"),
+        t.add_row(r["gpus"], r["quant"] or "-", layout, str(r.get("replicas", 0)), num(r.get("ttft_ms"), ".0f"),
                   num(r.get("tpot_ms"), ".1f"), num(r.get("concurrency"), "d"),
                   num(r.get("fleet_output_tokens_per_s"), ",.0f"), "-" if needed is None else str(needed),
                   num(r.get("cost_per_million_tokens"), ".3f"), (r.get("note") or "").split(";")[0])

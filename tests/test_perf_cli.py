@@ -78,6 +78,19 @@ def test_compare_reports_a_scheme_the_gpu_cannot_run_as_a_row(capsys):
     assert not row["fits"] and "nvfp4" in row["note"]
 
 
+def test_compare_table_shows_a_refused_combination_beside_the_rows_that_plan(capsys):
+    # the FP4 checkpoint runs on B200 only: the H200 row is the hardware's refusal, in its own table row
+    code, out, err = run(capsys, "compare", "deepseek-r1-fp4", "--gpus", "b200x8,h200x8")
+    assert code == 0, err
+    b200 = next(line for line in out.splitlines() if "b200x8" in line)
+    h200 = next(line for line in out.splitlines() if "h200x8" in line)
+    assert "TP 4" in b200 and "does not fit" not in b200
+    assert "does not fit" in h200 and "None" not in h200  # no scheme was chosen: a dash, not Python's None
+    code, out, err = run(capsys, "compare", "deepseek-r1-fp4", "--gpus", "b200x8,h200x8", "--format", "json")
+    assert code == 0, err
+    assert "cannot run nvfp4" in json.loads(out)[1]["note"]
+
+
 def test_compare_price_count_must_match(capsys):
     code, _, err = run(capsys, "compare", "llama-3.1-8b", "--gpus", "h100x8,h200x8", "--gpu-hour-price", "1,2,3")
     assert code == 2 and "3 prices for 2 fleets" in err
