@@ -13,6 +13,7 @@ from planner.api import make_plan
 from planner.perf import estimate
 from planner.perf.factors import factors
 from planner.perf.hardware import hardware
+from planner.perf.routing import busiest_rank_load
 from planner.perf.scheduler import Replica, operating_point
 from planner.perf.step import Batch, StageShape, active_experts, layer_shape, stage_work
 from planner.perf.tuning import max_throughput_limits
@@ -218,8 +219,9 @@ def test_interleaved_moe_layers_are_timed_as_moe():
 
 def test_block_fp8_experts_run_at_their_measured_share_of_the_fp8_rate():
     """DeepSeek-R1's block-scaled FP8 experts (256 of width 2048, top 8) at EP 8 on H200, 8,192 tokens: each
-    rank's 32 experts see 8,192 routed pairs and are compute-bound; the grouped GEMMs run at
-    fp8_block_moe_gemm_scale_hopper of the FP8 MoE rate, on B200 at the Blackwell share."""
+    rank's 32 experts see 8,192 routed pairs on average, the busiest rank 1.47 times that (routing.py), and
+    are compute-bound; the grouped GEMMs run at fp8_block_moe_gemm_scale_hopper of the FP8 MoE rate, on
+    B200 at the Blackwell share."""
     m = catalog.get_model("deepseek-r1")
     h200 = catalog.get_gpu("h200")
     n, stage = 8192, StageShape(1, 1, False, False, 3)
@@ -230,7 +232,9 @@ def test_block_fp8_experts_run_at_their_measured_share_of_the_fp8_rate():
     s = layer_shape(m, "fp8", "bf16", "fp8", 8, True, 8, True)
     s_block = layer_shape(m, "fp8_block", "bf16", "fp8", 8, True, 8, True)
     assert (s.experts, s.expert_params) == (32, 3 * 7168 * 2048)
-    flops = 2 * s.expert_params * 8 * n / 8
+    skew = busiest_rank_load(256, 8, n, 8, 1.01)  # DeepSeek's routing exponent (perf.yaml)
+    assert skew == pytest.approx(1.4725, abs=1e-4)
+    flops = 2 * s.expert_params * 8 * n / 8 * skew
     rate = 1979e12 * F.gemm_efficiency * F.moe_gemm_efficiency
     bw = 4800e9 * F.hbm_efficiency * F.moe_gemm_efficiency
     hit = active_experts(256, 8, n) * 32 / 256  # all of this rank's 32, to a part in 10^28

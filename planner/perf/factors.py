@@ -43,3 +43,10 @@ def factors() -> Factors:
     if missing:  # a broken data file is a bug, not user input
         raise RuntimeError(f"perf.yaml lacks {', '.join(sorted(missing))}")
     return Factors(**{name: float(raw[name]["value"]) for name in names})
+
+
+@lru_cache(maxsize=64)
+def routing_alpha(architecture: str) -> float:
+    """The power-law exponent of the routed-expert load of a model architecture (perf.yaml)."""
+    alphas = package_data.load("perf.yaml")["moe_routing_alpha"]
+    return float(alphas.get(architecture, alphas["default"]))

@@ -35,7 +35,10 @@ tables: about 1.4 times the larger where they are equal); the other operations t
 PyTorch-flow MoE layouts (planner.tensors for the weights each rank holds):
 - expert parallelism `ep`: a rank holds num_experts / ep experts, each of width / (tp / ep); it reads
   only its own experts among those the iteration's tokens activate and does its share of the expert
-  FLOPs. Without attention DP every rank has every token, so the MoE output is still all-reduced
+  FLOPs, and the busiest rank's share of the routed tokens sets the time: routers load some experts
+  more than others, so with ep > 1 one rank gets more than its ep-th (routing.py, the power-law load
+  of perf.yaml's moe_routing_alpha). Without attention DP every rank has every token, so the MoE output
+  is still all-reduced
   (communication_factory.py returns no MoE communication when attention DP is off);
 - attention DP: each of the tp ranks runs the whole attention, dense MLP, shared experts and LM head
   for its own tokens (a tp-th of the iteration's), reading whole KV latents/heads for its own
@@ -55,8 +58,9 @@ from typing import NamedTuple
 
 from planner import tensors
 from planner.memory import kv_bytes_per_token
-from planner.perf.factors import Factors
+from planner.perf.factors import Factors, routing_alpha
 from planner.perf.hardware import Hardware
+from planner.perf.routing import busiest_rank_load
 from planner.quant import DTYPE_BYTES, SCHEMES, linear_bytes
 from planner.specs import ModelSpec
 
@@ -261,7 +265,9 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
             # this rank's share of the experts the iteration's tokens (all ranks' tokens) activate
             share = s.experts / s.total_experts
             hit = active_experts(s.total_experts, s.top_k, n) * share
-            pairs = s.top_k * n * share  # routed (token, expert) pairs on this rank
+            # routed (token, expert) pairs on the busiest rank: the others wait for it (routing.py)
+            pairs = s.top_k * n * share * busiest_rank_load(s.total_experts, ep, n, s.top_k,
+                                                             routing_alpha(model.architecture))
             grouped = _gemm(hit * s.expert_bytes / moe_bw, 2 * s.expert_params * pairs / moe_gemm,
                             f.gemm_roofline_exponent)
             lin += grouped + f.moe_layer_latency_us * 1e-6 + pairs * f.moe_routed_pair_ns * 1e-9
