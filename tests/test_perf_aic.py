@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from planner import catalog
 from planner.api import make_plan
 from planner.perf import aic
 from planner.perf.factors import factors
@@ -256,7 +257,7 @@ def test_moe_layers_query_the_fused_moe_with_the_layouts_expert_split():
     spec = resolve_model("qwen3-30b-a3b", None)
     for ep, moe_tp in ((1, 4), (2, 2), (4, 1)):
         ops = aic.layer_ops(spec, "fp8", "fp8", 4, ep)
-        assert ops.moe[2] == ("moe", 2048, 768, 8, 128, moe_tp, ep, "fp8")
+        assert ops.moe[2] == ("moe", 2048, 768, 8, 128, moe_tp, ep, "fp8", "power_law_1.2")
         assert ops.moe[:2] == ops.dense[:2]  # the same attention projections
         src = aic.coverage(spec, "h200", "fp8", "fp8", 4, "1.2.1", ep)
         assert isinstance(src, aic.Source), src
@@ -287,7 +288,7 @@ def test_attention_dp_queries_whole_attention_for_own_tokens_and_the_moe_for_all
     assert isinstance(src, aic.Source), src
     ops = aic.layer_ops(spec, "fp8", "fp8", 4, 4, attention_dp=True)
     assert ops.allreduce is None and ops.gen_attn[1:3] == (32, 4)
-    assert ops.moe[2] == ("moe", 2048, 768, 8, 128, 1, 4, "fp8")
+    assert ops.moe[2] == ("moe", 2048, 768, 8, 128, 1, 4, "fp8", "power_law_1.2")
     assert ops.lm_head[1] == spec.vocab_size  # whole on every rank
     shape = StageShape(48, 48, True, False)
     batch = Batch(256, 1000)
@@ -301,3 +302,10 @@ def test_attention_dp_queries_whole_attention_for_own_tokens_and_the_moe_for_all
     work = aic.AicStep(src)(spec, "fp8", "bf16", "fp8", 4, shape, batch, hw, factors(), 4, True)
     own = stage_work(spec, "fp8", "bf16", "fp8", 4, shape, batch, hw, factors(), 4, True)
     assert work.dispatch_s == own.dispatch_s > 0 and work.allreduce_s == 0
+
+
+def test_fused_moe_table_is_read_at_the_family_routing_exponent():
+    """aiconfigurator-core times Llama 4 and DeepSeek at power_law_1.01 and Qwen3 MoE at power_law_1.2; the
+    backend reads the fused-MoE table at the same distribution (perf.yaml's moe_routing_alpha)."""
+    assert aic.layer_ops(catalog.get_model("llama-4-maverick"), "fp8", "fp8", 8, 8).moe[2][-1] == "power_law_1.01"
+    assert aic.layer_ops(catalog.get_model("qwen3-235b-a22b"), "fp8", "fp8", 8, 8).moe[2][-1] == "power_law_1.2"

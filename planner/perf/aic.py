@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from planner.perf.factors import Factors
+from planner.perf.factors import Factors, routing_alpha
 from planner.perf.hardware import Hardware
 from planner.perf.step import Batch, StageShape, Work, stage_work
 from planner.specs import ModelSpec
@@ -81,10 +81,13 @@ GEMM_MODES = {
 MOE_MODES = {"bf16": "bfloat16", "fp16": "bfloat16", "fp8": "fp8", "nvfp4": "nvfp4", "int4_wo": "int4_wo"}
 KV_MODES = {"bf16": "bfloat16", "fp16": "bfloat16", "fp8": "fp8", "int8": "int8"}
 # The fused MoE table is measured per routed-token distribution ("balanced", "power_law_1.01",
-# "power_law_1.2"). Real routing is skewed, and the busiest expert sets the kernel's time: aiconfigurator
-# itself times its generic MoE family (Mixtral, Qwen MoE) at power_law with alpha 1.2
-# (aiconfigurator_core/sdk/models/moe.py, `_power_law_alpha = 1.2`, in aiconfigurator-core 0.12.0).
-MOE_DISTRIBUTION = "power_law_1.2"
+# "power_law_1.2"). Real routing is skewed, and the busiest EP group sets the kernel's time: the table is
+# read at the model family's power-law exponent (perf.yaml's moe_routing_alpha), as aiconfigurator-core
+# 0.12.0 reads it for its own families (sdk/models/moe.py 1.2, deepseek.py and hybrid_moe.py 1.01).
+
+
+def moe_distribution(architecture: str) -> str:
+    return f"power_law_{routing_alpha(architecture):g}"
 
 
 def installed() -> bool:
@@ -170,7 +173,7 @@ def _engine(src: Source):
 
 # An op is described by a hashable tuple so that queries cache: ("gemm", n, k, mode),
 # ("gen_attn", heads, kv_heads, head_dim, kv_mode, qk_norm), ("ctx_attn", ... the same),
-# ("allreduce", hidden, tp), ("moe", hidden, inter, top_k, experts, tp, ep, mode).
+# ("allreduce", hidden, tp), ("moe", hidden, inter, top_k, experts, tp, ep, mode, distribution).
 Op = tuple
 
 
@@ -193,9 +196,8 @@ def _make_op(op: Op):
     if kind == "allreduce":
         return CustomAllReduce("allreduce", 1.0, op[1], op[2])
     if kind == "moe":
-        _, hidden, inter, top_k, experts, tp, ep, mode = op
-        return MoE("moe", 1.0, hidden, inter, top_k, experts, tp, ep, common.MoEQuantMode[mode], MOE_DISTRIBUTION,
-                   1)
+        _, hidden, inter, top_k, experts, tp, ep, mode, distribution = op
+        return MoE("moe", 1.0, hidden, inter, top_k, experts, tp, ep, common.MoEQuantMode[mode], distribution, 1)
     raise ValueError(f"unknown op {kind}")
 
 
@@ -264,7 +266,7 @@ def layer_ops(model: ModelSpec, weights: str, kv_dtype: str, tp: int, ep: int = 
     if model.moe:
         m = model.moe
         moe = (qkv, out, ("moe", h, m.expert_intermediate_size, m.top_k, m.num_experts, tp // ep, ep,
-                          MOE_MODES[weights]))
+                          MOE_MODES[weights], moe_distribution(model.architecture)))
     kv = KV_MODES[kv_dtype]
     qk = model.qk_norm
     return LayerOps(dense, moe, ("gen_attn", heads, kv_heads, d, kv, qk), ("ctx_attn", heads, kv_heads, d, kv, qk),
