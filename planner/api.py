@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 
 from planner import catalog, kvcache, tensors
 from planner.assess import Ask, Option, assess, bench_run, choose, limit_reason, needs_speed, size_fleet, speed
@@ -129,8 +131,15 @@ def make_workload(max_batch_size: int, max_input_len: int, max_output_len: int,
         raise InputError(f"--max-num-tokens must be a positive integer, got {max_num_tokens!r}")
     elif max_num_tokens > MAX_INT32:
         raise InputError(f"--max-num-tokens {max_num_tokens} is beyond what TensorRT-LLM accepts (at most {MAX_INT32})")
-    return Workload(max_batch_size=max_batch_size, max_input_len=max_input_len, max_output_len=max_output_len,
-                    max_num_tokens=max_num_tokens, max_beam_width=max_beam_width)
+    return _shared(Workload, max_batch_size=max_batch_size, max_input_len=max_input_len,
+                   max_output_len=max_output_len, max_num_tokens=max_num_tokens, max_beam_width=max_beam_width)
+
+
+@lru_cache(maxsize=256)
+def _shared(cls: type[Workload] | type[RuntimeProfile], **fields: Any) -> Workload | RuntimeProfile:
+    """One frozen instance per distinct value: the memory and performance caches are keyed on these records,
+    and a key that is the very same object compares at once, where an equal copy compares field by field."""
+    return cls(**fields)
 
 
 def _model_info(model: ModelSpec) -> ModelInfo:
@@ -350,11 +359,10 @@ def make_plan(
         # the release's llmapi repository is the tensorrt_llm model alone: no ensemble, no BLS model
         raise InputError(f"--bls: TensorRT-LLM {trtllm_version}'s llmapi repository (PyTorch flow) has no BLS "
                          "model; use --flow engine for tensorrt_llm_bls")
-    runtime = RuntimeProfile(
-        kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction, tokens_per_block=tokens_per_block,
-        max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache, use_parallel_embedding=use_parallel_embedding,
-        trtllm_version=trtllm_version,
-        flow=flow,
+    runtime = _shared(
+        RuntimeProfile, kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction,
+        tokens_per_block=tokens_per_block, max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache,
+        use_parallel_embedding=use_parallel_embedding, trtllm_version=trtllm_version, flow=flow,
     )
     request = PlanRequest(
         model=spec.name if isinstance(model, ModelSpec) else model, model_path=model_path,

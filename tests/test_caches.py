@@ -57,3 +57,16 @@ def test_cached_stages_keep_their_own_index_and_first_layer():
     assert [s.first_layer for s in stages] == [0, 20, 40, 60]
     again = layout_memory(model, "bf16", "bf16", 2, 4, WL, catalog.get_gpu("h100"), RuntimeProfile())
     assert again == stages and again is not stages
+
+
+def test_plans_with_the_same_limits_share_one_workload_and_runtime_record():
+    """The cache keys then match by identity; different limits still get records of their own."""
+    from planner.api import make_plan, make_workload
+
+    assert make_workload(64, 2048, 512, None) is make_workload(64, 2048, 512, None)
+    assert make_workload(64, 2048, 512, None) is not make_workload(32, 2048, 512, None)
+    a = make_plan("llama-3.1-8b", "h100x1")
+    b = make_plan("qwen2.5-7b", "l40sx1")
+    c = make_plan("llama-3.1-8b", "h100x1", kv_cache_free_gpu_mem_fraction=0.8)
+    assert a.runtime == b.runtime and a.runtime != c.runtime
+    assert c.runtime.kv_cache_free_gpu_mem_fraction == 0.8
