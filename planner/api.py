@@ -191,13 +191,18 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
     return out
 
 
+def _fastest(options: list[Option]) -> Option | None:
+    """Of the layouts with speed figures (those that fit in memory), the lowest TPOT, then TTFT."""
+    timed = [o for o in options if o.perf is not None]
+    return min(timed, key=lambda o: (o.perf.tpot_ms, o.perf.ttft_ms)) if timed else None
+
+
 def _limit_advice(ask: Ask, options: list[Option]) -> list[str]:
     """When layouts fit in memory but miss --ttft-ms/--tpot-ms, memory advice would mislead:
     say what the fastest layout reaches and the largest batch at which it meets the limits."""
-    timed = [o for o in options if o.perf is not None]
-    if not timed:
+    fastest = _fastest(options)
+    if fastest is None:
         return []
-    fastest = min(timed, key=lambda o: (o.perf.tpot_ms, o.perf.ttft_ms))
     lay = f"TP {fastest.cand.tp} × PP {fastest.cand.pp}"
     lay += f" with EP {fastest.cand.ep}" if fastest.cand.ep > 1 else ""
     lay += " with attention DP" if fastest.cand.attention_dp else ""
@@ -391,7 +396,9 @@ def make_plan(
         rejected = [c for c in rejected if (c.gpus, -c.tp) < (chosen.gpus, -chosen.tp)]
     if best:
         workload = best.workload
-    shown = chosen or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
+    # when layouts fit in memory but miss --ttft-ms/--tpot-ms, the closest is the fastest of them
+    fastest = None if chosen else _fastest(options)
+    shown = chosen or (fastest and fastest.cand) or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
     advice = [] if chosen else (_limit_advice(ask, options)
                                 or _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected, ask))
     if not chosen and (tp is not None or pp is not None):
@@ -564,6 +571,10 @@ def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: C
                 request_rate=sizing.request_rate, replicas_needed=sizing.replicas_needed,
                 gpus_needed=sizing.gpus_needed, meets_slo=sizing.meets_slo, fleet_suffices=sizing.fleet_suffices,
                 max_requests_per_s_per_replica=round(sizing.max_requests_per_s_per_replica, 4))
+    elif (timed := next((o for o in options if o.cand is shown and o.perf is not None), None)) is not None:
+        # a layout that fits in memory but misses a latency limit: its figures, and the limit it misses
+        out["performance"] = _perf_info(timed.perf, shown.gpus, timed.replicas, price)
+        out["performance_note"] = shown.reason
     elif shown is not None and len(shown.stages) == shown.pp and all(s.free_bytes > 0 for s in shown.stages):
         # a layout whose KV pool falls short of the full batch: its speed at the batch the pool holds
         reps, _ = fleet_share(ask.fleet, shown.gpus)

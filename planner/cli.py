@@ -232,7 +232,7 @@ def _drift(result: Any, out: Path) -> int:
 
 def no_fit_summary(result: Any) -> str:
     """One line: what does not fit, by how much, and what would."""
-    from planner.render import gib
+    from planner.render import gib, moe_label
 
     head = f"{result.model.name} does not fit on {result.fleet.nodes}×{result.fleet.gpus_per_node}× {result.fleet.gpu}"
     stages = result.memory.per_gpu
@@ -245,9 +245,10 @@ def no_fit_summary(result: Any) -> str:
             head += f": the KV cache holds {result.kv_cache.max_tokens:,} of the {result.kv_cache.required_tokens:,} " \
                     f"tokens needed on the closest layout (TP {result.layout.tp} × PP {result.layout.pp})"
         else:  # memory suffices: a latency limit or a rule rejected it; say which
-            why = next((r.reason for r in result.rejected
-                        if (r.tp, r.pp) == (result.layout.tp, result.layout.pp)), "rejected")
-            head += f": the closest layout (TP {result.layout.tp} × PP {result.layout.pp}) fits in memory but {why}"
+            lay = result.layout
+            key = (lay.tp, lay.pp, lay.ep, lay.attention_dp)
+            why = next((r.reason for r in result.rejected if (r.tp, r.pp, r.ep, r.attention_dp) == key), "rejected")
+            head += f": the closest layout (TP {lay.tp}{moe_label(lay)} × PP {lay.pp}) fits in memory but {why}"
     if result.advice:
         head += "; would fit: " + "; ".join(result.advice)
     return head

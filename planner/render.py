@@ -35,7 +35,7 @@ def plan_tables(plan: Plan, out: Writer, max_rejected: int = 20) -> None:
     lay = plan.layout
     if plan.fits and lay:
         out.line(
-            f"{out.styled('fits', 'bold', 'green')}: TP {lay.tp}{_moe_label(lay)} × PP {lay.pp} = "
+            f"{out.styled('fits', 'bold', 'green')}: TP {lay.tp}{moe_label(lay)} × PP {lay.pp} = "
             f"{lay.gpus_per_replica} GPU(s) per replica, "
             f"{lay.replicas} replica(s) on the fleet; layers per stage {lay.layers_per_stage}"
         )
@@ -44,7 +44,7 @@ def plan_tables(plan: Plan, out: Writer, max_rejected: int = 20) -> None:
     else:
         out.line(f"{out.styled('does not fit', 'bold', 'red')} on this fleet")
         if lay:
-            out.line(f"closest layout tried: TP {lay.tp} × PP {lay.pp}")
+            out.line(f"closest layout tried: TP {lay.tp}{moe_label(lay)} × PP {lay.pp}")
     if plan.memory.per_gpu:
         _memory_table(plan, out)
         _weights_line(plan, out)
@@ -93,6 +93,7 @@ def _performance(plan: Plan, out: Writer, top: int = 5) -> None:
             f"for the fleet, {p.requests_per_s:.2f} requests/s per replica"
             + (f"; ${p.cost_per_million_tokens:.3f} per million output tokens"
                if p.cost_per_million_tokens is not None else "")
+            + (f" ({plan.performance_note})" if not plan.fits and plan.performance_note else "")
         )
     if plan.benchmark:
         b = plan.benchmark
@@ -128,13 +129,13 @@ def _candidates_table(plan: Plan, cands: list, out: Writer) -> None:
         p = c.performance
         chosen = lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (lay.tp, lay.pp, lay.ep, lay.attention_dp)
         note = "chosen" if chosen else (c.reason or "")
-        rows.append([f"{c.tp}{_moe_label(c)}", str(c.pp), str(c.replicas), str(c.idle_gpus), f"{p.ttft_ms:.0f}",
+        rows.append([f"{c.tp}{moe_label(c)}", str(c.pp), str(c.replicas), str(c.idle_gpus), f"{p.ttft_ms:.0f}",
                      f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
                      f"{p.fleet_output_tokens_per_s:,.0f}", note])
     out.table("Candidate layouts", columns, rows)
 
 
-def _moe_label(lay) -> str:
+def moe_label(lay) -> str:
     """' (EP 8, attention DP)' for the PyTorch flow's MoE layouts; empty for plain TP."""
     parts = ([f"EP {lay.ep}"] if lay.ep > 1 else []) + (["attention DP"] if lay.attention_dp else [])
     return f" ({', '.join(parts)})" if parts else ""
@@ -166,7 +167,7 @@ def _rejected_table(rejected: Iterable, limit: int, out: Writer) -> None:
     if len(rows) > limit:
         title += f" (first {limit} of {len(rows)}; --format json lists all)"
     out.table(title, [("TP", "right"), ("PP", "right"), ("why", "left")],
-              [[f"{r.tp}{_moe_label(r)}", str(r.pp), r.reason] for r in rows[:limit]])
+              [[f"{r.tp}{moe_label(r)}", str(r.pp), r.reason] for r in rows[:limit]])
 
 
 def models_table(models: Iterable) -> Table:

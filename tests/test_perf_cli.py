@@ -112,6 +112,24 @@ def test_a_latency_limit_no_layout_meets_is_named_with_advice_that_meets_it(caps
     assert code == 0
 
 
+def test_a_missed_latency_limit_shows_the_fastest_layout_with_its_figures(capsys):
+    """When layouts fit in memory but miss --tpot-ms, the layout shown is the one nearest the limit (the
+    fastest, which the advice names too), not the one with the most KV headroom; its MoE layout is named."""
+    code, out, err = run(capsys, "plan", "deepseek-r1", "--gpus", "gb200x4", "--objective", "latency",
+                         "--tpot-ms", "5", "--format", "json")
+    assert code == 3
+    plan = json.loads(out)
+    timed = [c for c in plan["candidates"] if c["performance"]]
+    fastest = min(timed, key=lambda c: (c["performance"]["tpot_ms"], c["performance"]["ttft_ms"]))
+    lay = plan["layout"]
+    assert (lay["tp"], lay["pp"], lay["ep"], lay["attention_dp"]) == (
+        fastest["tp"], fastest["pp"], fastest["ep"], fastest["attention_dp"])
+    assert plan["performance"] == fastest["performance"]
+    assert plan["performance_note"] == fastest["reason"] and fastest["reason"].startswith("TPOT")
+    label = f"TP {lay['tp']} (EP {lay['ep']}) × PP {lay['pp']}" if lay["ep"] > 1 else f"TP {lay['tp']} × PP"
+    assert f"the closest layout ({label}" in err and f"fits in memory but {fastest['reason']}" in err
+
+
 def test_perf_backend_choices_are_the_performance_models_backends():
     from planner.cli import cli
     from planner.perf import BACKENDS
