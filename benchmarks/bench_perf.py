@@ -8,7 +8,9 @@ Every figure goes through `planner.make_plan` as a user would ask for it:
   input/output lengths and dataset size (the planner then chooses max_batch_size and max_num_tokens as
   trtllm-bench does, and replays trtllm-bench's run of R requests: the `benchmark` figure); with
   `--steady-state`, the plan's saturation figure (`performance`) instead;
-- online rows (Triton backend, v0.14, BF16): `--tp N --pp 1 --request-rate QPS` at the published lengths.
+- online rows (Triton backend, v0.14, BF16): `--tp N --pp 1 --request-rate QPS` at the published lengths; the
+  output tokens/s are those of the published run of 500 requests (its tokens over the time from the first request
+  to the last response), with `--steady-state` the plan's figure at the rate.
 The "calibration" group is the sample in calibration.md (H100, Llama 3.1 8B/70B), on which the dense efficiency
 factors were chosen; "MoE factor" is the Mixtral 8x7B/8x22B rows, on which moe_gemm_efficiency was chosen;
 "held out" is every other row of the same document (H200 dense rows, Mistral 7B, Llama 3.1 405B), which no
@@ -228,6 +230,20 @@ def one_x_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = N
     return errors
 
 
+ONLINE_REQUESTS = 500  # the online measurements' run (perf_overview_online_v0.14.csv's header)
+
+
+def _online_run_tokens_s(perf, qps: float, osl: int, requests: int = ONLINE_REQUESTS) -> float:
+    """Output tokens/s of the published online run: its requests' tokens over the time from the first request
+    to the last response (the last arrival, or the queue draining at the replica's pace, then that request's
+    own time in the system); with --steady-state, the plan's figure at the rate."""
+    if STEADY:
+        return perf.output_tokens_per_s
+    span = max((requests - 1) / qps, requests * osl / perf.output_tokens_per_s)
+    last = (perf.ttft_ms + (osl - 1) * perf.tpot_ms) / 1e3
+    return requests * osl / (span + last)
+
+
 def online_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = None,
                 skipped: list[str] | None = None) -> dict[str, list[float]]:
     make_plan = _planner(backend, roofline, skipped)
@@ -255,12 +271,12 @@ def online_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = 
             continue
         one, base = one.performance, getattr(getattr(make_plan, "roofline", None), "performance", None)
         pairs = ((one.ttft_ms, float(r["ttft_ms"])), (one.tpot_ms, float(r["itl_ms"])),
-                 (one.output_tokens_per_s, float(r["output_tok_s"])))
+                 (_online_run_tokens_s(one, qps, osl), float(r["output_tok_s"])))
         for key, (pred, pub) in zip(errors, pairs, strict=True):
             errors[key].append(abs(pred / pub - 1))
         if roofline is not None:
-            for key, pred, (_, pub) in zip(errors, (base.ttft_ms, base.tpot_ms, base.output_tokens_per_s), pairs,
-                                           strict=True):
+            for key, pred, (_, pub) in zip(errors, (base.ttft_ms, base.tpot_ms, _online_run_tokens_s(base, qps, osl)),
+                                           pairs, strict=True):
                 roofline.setdefault(key, []).append(abs(pred / pub - 1))
         if not quiet:
             print(f"{r['model']:15} {r['gpu']:5} {r['tp']:>2} {isl:>4}/{osl:<4} {qps:>4g} "
@@ -275,7 +291,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=("roofline", "aiconfigurator"), default="roofline",
                         help="Performance backend; aiconfigurator: the rows its tables cover, next to the roofline.")
     parser.add_argument("--steady-state", action="store_true",
-                        help="trtllm-bench rows: compare the saturation figure, not the replay of the published run.")
+                        help="compare the plan's steady-state figures, not replays of the published runs (trtllm-bench "
+                             "rows: the saturation figure; online rows: the output tokens/s at the request rate).")
     args = parser.parse_args()
     global STEADY
     STEADY = args.steady_state
