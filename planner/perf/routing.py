@@ -2,11 +2,11 @@
 
 Real routers do not spread tokens evenly over the experts. NVIDIA's aiconfigurator measures its fused-MoE
 tables under a power-law expert load and times the busiest EP group, since the other ranks wait for it
-at the next all-to-all or all-reduce (collector/trtllm/collect_moe.py and its power-law write-up,
-ai-dynamo/aiconfigurator): each expert's load is drawn from a density proportional to x^-alpha on
-[1, 0.8 x tokens] (on [0.01, 2] when the iteration routes no more pairs than there are experts), then
-scaled so that the loads sum to tokens x top-k. The experts sit on the EP ranks in contiguous blocks of
-experts / ep, so a rank's load is the sum of its block's draws.
+at the next all-to-all or all-reduce (ai-dynamo/aiconfigurator at 095f58a5: collector/helper.py,
+power_law_logits_v3, and docs/POWER_LAW_DISTRIBUTION.md): each expert's load is drawn from a density
+proportional to x^-alpha on [1, 0.8 x tokens] (on [0.01, 2] when the iteration routes no more pairs than
+there are experts), then scaled so that the loads sum to tokens x top-k. The experts sit on the EP ranks
+in contiguous blocks of experts / ep, so a rank's load is the sum of its block's draws.
 
 The busiest of `ep` such sums, in closed form: a block of m independent draws has mean m·mu and standard
 deviation sqrt(m)·sigma; the largest of `ep` near-normal sums lies z(ep) standard deviations above the
