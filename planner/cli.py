@@ -248,7 +248,8 @@ def no_fit_summary(result: Any) -> str:
             lay = result.layout
             key = (lay.tp, lay.pp, lay.ep, lay.attention_dp)
             why = next((r.reason for r in result.rejected if (r.tp, r.pp, r.ep, r.attention_dp) == key), "rejected")
-            head += f": the closest layout (TP {lay.tp}{moe_label(lay)} × PP {lay.pp}) fits in memory but {why}"
+            label = f"TP {lay.tp}{moe_label(lay.ep, lay.attention_dp)} × PP {lay.pp}"
+            head += f": the closest layout ({label}) fits in memory but {why}"
     if result.advice:
         head += "; would fit: " + "; ".join(result.advice)
     return head

@@ -83,9 +83,9 @@ def _row(plan: Any) -> dict[str, Any]:
 
 
 def _layout(r: dict[str, Any]) -> str:
-    moe = [f"EP {r['ep']}"] if (r.get("ep") or 1) > 1 else []
-    moe += ["attention DP"] if r.get("attention_dp") else []
-    return f"TP {r['tp']}" + (f" ({', '.join(moe)})" if moe else "") + f" × PP {r['pp']}"
+    from planner.render import moe_label
+
+    return f"TP {r['tp']}{moe_label(r.get('ep') or 1, bool(r.get('attention_dp')))} × PP {r['pp']}"
 
 
 def table(rows: list[dict[str, Any]], title: str) -> Any:

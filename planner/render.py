@@ -35,7 +35,7 @@ def plan_tables(plan: Plan, out: Writer, max_rejected: int = 20) -> None:
     lay = plan.layout
     if plan.fits and lay:
         out.line(
-            f"{out.styled('fits', 'bold', 'green')}: TP {lay.tp}{moe_label(lay)} × PP {lay.pp} = "
+            f"{out.styled('fits', 'bold', 'green')}: TP {lay.tp}{moe_label(lay.ep, lay.attention_dp)} × PP {lay.pp} = "
             f"{lay.gpus_per_replica} GPU(s) per replica, "
             f"{lay.replicas} replica(s) on the fleet; layers per stage {lay.layers_per_stage}"
         )
@@ -44,7 +44,7 @@ def plan_tables(plan: Plan, out: Writer, max_rejected: int = 20) -> None:
     else:
         out.line(f"{out.styled('does not fit', 'bold', 'red')} on this fleet")
         if lay:
-            out.line(f"closest layout tried: TP {lay.tp}{moe_label(lay)} × PP {lay.pp}")
+            out.line(f"closest layout tried: TP {lay.tp}{moe_label(lay.ep, lay.attention_dp)} × PP {lay.pp}")
     if plan.memory.per_gpu:
         _memory_table(plan, out)
         _weights_line(plan, out)
@@ -129,15 +129,15 @@ def _candidates_table(plan: Plan, cands: list, out: Writer) -> None:
         p = c.performance
         chosen = lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (lay.tp, lay.pp, lay.ep, lay.attention_dp)
         note = "chosen" if chosen else (c.reason or "")
-        rows.append([f"{c.tp}{moe_label(c)}", str(c.pp), str(c.replicas), str(c.idle_gpus), f"{p.ttft_ms:.0f}",
-                     f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
+        rows.append([f"{c.tp}{moe_label(c.ep, c.attention_dp)}", str(c.pp), str(c.replicas), str(c.idle_gpus),
+                     f"{p.ttft_ms:.0f}", f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
                      f"{p.fleet_output_tokens_per_s:,.0f}", note])
     out.table("Candidate layouts", columns, rows)
 
 
-def moe_label(lay) -> str:
+def moe_label(ep: int, attention_dp: bool) -> str:
     """' (EP 8, attention DP)' for the PyTorch flow's MoE layouts; empty for plain TP."""
-    parts = ([f"EP {lay.ep}"] if lay.ep > 1 else []) + (["attention DP"] if lay.attention_dp else [])
+    parts = ([f"EP {ep}"] if ep > 1 else []) + (["attention DP"] if attention_dp else [])
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -167,7 +167,7 @@ def _rejected_table(rejected: Iterable, limit: int, out: Writer) -> None:
     if len(rows) > limit:
         title += f" (first {limit} of {len(rows)}; --format json lists all)"
     out.table(title, [("TP", "right"), ("PP", "right"), ("why", "left")],
-              [[f"{r.tp}{moe_label(r)}", str(r.pp), r.reason] for r in rows[:limit]])
+              [[f"{r.tp}{moe_label(r.ep, r.attention_dp)}", str(r.pp), r.reason] for r in rows[:limit]])
 
 
 def models_table(models: Iterable) -> Table:
