@@ -55,7 +55,11 @@ def gemm_exponent(m, t, weight_bytes: float, n: int, k: int) -> tuple[float, flo
 def moe_exponent(n, t, weight_bytes: float, hidden: int, width: int, top_k: int, experts: int,
                  pair_s: float) -> tuple[float, float]:
     """One fused-MoE curve: n tokens, each to top_k of `experts` experts (gate, up and down of `width`)."""
-    hit = experts * (1 - (1 - top_k / experts) ** n)
+    import numpy as np
+
+    from planner.perf.step import active_experts
+
+    hit = np.array([active_experts(experts, top_k, tokens) for tokens in n])
     return best_exponent(t, hit * 3 * hidden * width * weight_bytes, 6.0 * hidden * width * top_k * n,
                          top_k * n * pair_s, (3e12, 5e14, 2e-5))
 
