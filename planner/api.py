@@ -197,10 +197,9 @@ def _fastest(options: list[Option]) -> Option | None:
     return min(timed, key=lambda o: (o.perf.tpot_ms, o.perf.ttft_ms)) if timed else None
 
 
-def _limit_advice(ask: Ask, options: list[Option]) -> list[str]:
+def _limit_advice(ask: Ask, fastest: Option | None) -> list[str]:
     """When layouts fit in memory but miss --ttft-ms/--tpot-ms, memory advice would mislead:
-    say what the fastest layout reaches and the largest batch at which it meets the limits."""
-    fastest = _fastest(options)
+    say what the fastest of them (`_fastest`) reaches and the largest batch at which it meets the limits."""
     if fastest is None:
         return []
     lay = f"TP {fastest.cand.tp} × PP {fastest.cand.pp}"
@@ -399,7 +398,7 @@ def make_plan(
     # when layouts fit in memory but miss --ttft-ms/--tpot-ms, the closest is the fastest of them
     fastest = None if chosen else _fastest(options)
     shown = chosen or (fastest and fastest.cand) or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
-    advice = [] if chosen else (_limit_advice(ask, options)
+    advice = [] if chosen else (_limit_advice(ask, fastest)
                                 or _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected, ask))
     if not chosen and (tp is not None or pp is not None):
         advice = _forced_advice(ask, advice)
