@@ -7,7 +7,9 @@ installed planner runs: its bytecode compiled (pip compiles a wheel's modules; t
 compileall on the package, as PYTHONDONTWRITEBYTECODE may be set) and the parsed package data
 cached (planner.package_data; the first run of a new version fills the cache, and its time is
 printed apart). Beside each wall time, the CPU time (user + sys): on a shared, loaded machine the
-wall time counts the waits for a core, the CPU time does not.
+wall time counts the waits for a core, the CPU time does not. Alternating with it, the floor any
+command built on click and pydantic pays on the same interpreter (start-up, both imports, one model
+built and dumped), and the planner's own share above it: a machine's speed moves both alike.
 
 Two sweeps, each plan with its performance figures:
 - the catalog: every catalog model on one node of every catalog GPU, as `planner plan MODEL
@@ -49,6 +51,11 @@ def cold_command(argv: list[str], runs: int, env: dict[str, str]) -> tuple[list[
     return walls, cpus
 
 
+# What any click + pydantic command pays before its own work: the interpreter, both imports, one model.
+FLOOR = ("import click\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\n"
+         "M(x=1).model_dump_json()")
+
+
 def sweep(quantizations: bool) -> tuple[int, int, float, float]:
     from planner import catalog
     from planner.api import make_plan
@@ -88,6 +95,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "PLANNER_CACHE_DIR": cache}
         argv = {fmt: [exe, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--format", fmt] for fmt in ("table", "json")}
+        argv["floor"] = [sys.executable, "-c", FLOOR]
         first, _ = cold_command(argv["table"], 1, env)
         print(f"first run (empty package-data cache), table: {first[0] * 1000:.0f} ms wall")
         # the formats alternate, so that a machine whose speed drifts weighs on both alike
@@ -98,9 +106,13 @@ def main() -> None:
                 wall, cpu = cold_command(line, 1, env)
                 walls[fmt] += wall
                 cpus[fmt] += cpu
-        for fmt in argv:
+        for fmt in ("table", "json"):
             print(f"cold `planner plan llama-3.1-70b --gpus h100x8 --format {fmt}`: {_ms(walls[fmt])} wall; "
                   f"{_ms(cpus[fmt])} CPU (user + sys) over {args.runs} runs")
+        floor = statistics.median(walls["floor"])
+        print(f"floor (interpreter, click and pydantic imported, one model dumped): {_ms(walls['floor'])} wall; "
+              f"the planner's own share of the table command: "
+              f"{(statistics.median(walls['table']) - floor) * 1000:.0f} ms")
     if args.no_sweep:
         return
     for what in ("catalog", "quantizations"):  # each in a fresh process: no cache warmed by the other
