@@ -541,6 +541,18 @@ def _perf_info(est: object, gpus: int, replicas: int, price: float | None) -> Pe
     )
 
 
+def _sizing_cost(est: object, gpus_needed: int, rate: float, price: float | None) -> float | None:
+    """The GPU-hours of the GPUs the rate needs over the output tokens it asks for, per million: what serving
+    the rate costs, whatever the size of the fleet named (the performance figure's cost is that of the fleet's
+    own replicas sharing the rate, the same for every fleet of that many GPUs)."""
+    from planner.perf import Estimate
+
+    if not price or not gpus_needed or not isinstance(est, Estimate) or not est.requests_per_s:
+        return None
+    tokens_s = rate * est.output_tokens_per_s / est.requests_per_s  # the estimate's own tokens per request
+    return round(gpus_needed * price / 3600 / tokens_s * 1e6, 4)
+
+
 def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: Candidate | None,
                   workload: Workload, price: float | None) -> dict:
     """performance, candidates, objective and sizing for the plan."""
@@ -569,7 +581,8 @@ def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: C
             out["sizing"] = SizingInfo(
                 request_rate=sizing.request_rate, replicas_needed=sizing.replicas_needed,
                 gpus_needed=sizing.gpus_needed, meets_slo=sizing.meets_slo, fleet_suffices=sizing.fleet_suffices,
-                max_requests_per_s_per_replica=round(sizing.max_requests_per_s_per_replica, 4))
+                max_requests_per_s_per_replica=round(sizing.max_requests_per_s_per_replica, 4),
+                cost_per_million_tokens=_sizing_cost(best.perf, sizing.gpus_needed, sizing.request_rate, price))
     elif (timed := next((o for o in options if o.cand is shown and o.perf is not None), None)) is not None:
         # a layout that fits in memory but misses a latency limit: its figures, and the limit it misses
         out["performance"] = _perf_info(timed.perf, shown.gpus, timed.replicas, price)

@@ -68,7 +68,10 @@ def _row(plan: Any) -> dict[str, Any]:
         "concurrency": p.concurrency if p and plan.fits else None,
         "fleet_output_tokens_per_s": p.fleet_output_tokens_per_s if p and plan.fits else None,
         "gpus_needed": z.gpus_needed if z else None, "fleet_suffices": z.fleet_suffices if z else None,
-        "cost_per_million_tokens": p.cost_per_million_tokens if p and plan.fits else None,
+        # with --request-rate, the cost of the GPUs the rate needs: on the whole fleet it would be the same for
+        # every fleet of as many GPUs
+        "cost_per_million_tokens": (z.cost_per_million_tokens if z and z.cost_per_million_tokens is not None
+                                    else p.cost_per_million_tokens if p and plan.fits else None),
         "note": None,
     }
     if not plan.fits:

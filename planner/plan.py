@@ -161,6 +161,11 @@ class SizingInfo(_Model):
     meets_slo: bool  # the fleet serves the rate within the latency limits
     fleet_suffices: bool = False
     max_requests_per_s_per_replica: float = 0.0  # within the limits
+    cost_per_million_tokens: float | None = None  # with --gpu-hour-price: the GPUs needed, over the rate's tokens
+
+    @model_serializer(mode="wrap")
+    def _without_cost(self, handler: Any) -> dict[str, Any]:
+        return _without_none(handler(self), "cost_per_million_tokens")
 
 
 class EmbeddingInfo(_Model):

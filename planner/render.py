@@ -106,7 +106,10 @@ def _performance(plan: Plan, out: Writer, top: int = 5) -> None:
         verdict = "the fleet suffices" if z.fleet_suffices else "the fleet does not suffice"
         out.line(f"sizing: {z.request_rate:g} requests/s need {z.replicas_needed} replica(s) = "
                  f"{z.gpus_needed} GPU(s) ({z.max_requests_per_s_per_replica:.2f} requests/s per replica "
-                 f"within the limits); {verdict}")
+                 f"within the limits)"
+                 + (f", ${z.cost_per_million_tokens:.3f} per million output tokens"
+                    if z.cost_per_million_tokens is not None else "")
+                 + f"; {verdict}")
     shown = [c for c in plan.candidates if c.performance]
     if len(shown) > 1:
         _candidates_table(plan, shown[:top] if len(shown) <= top else _best(plan, shown, top), out)

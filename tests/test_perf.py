@@ -525,6 +525,19 @@ def test_request_rate_sizes_the_fleet():
         plan.layout.gpus_per_replica * 2.0 / 3600 / p.output_tokens_per_s * 1e6, rel=1e-3)
 
 
+def test_sizing_costs_the_gpus_the_rate_needs_not_the_fleet_named():
+    # 50 requests/s of 512 output tokens need 12 GPUs (6 TP 2 replicas); the fleet of 8 cannot keep up and runs
+    # saturated, so its own figure is the saturated replica's cost
+    plan = make_plan("llama-3.1-8b", "h100x8", tpot_ms=20, request_rate=50, gpu_hour_price=2.5)
+    z, p = plan.sizing, plan.performance
+    assert not z.fleet_suffices
+    tokens_s = 50 * p.output_tokens_per_s / p.requests_per_s
+    assert z.cost_per_million_tokens == pytest.approx(z.gpus_needed * 2.5 / 3600 / tokens_s * 1e6, rel=1e-3)
+    # six replicas serving 50 requests/s are less loaded than saturated ones: each token costs more
+    assert z.cost_per_million_tokens > p.cost_per_million_tokens
+    assert "cost_per_million_tokens" not in make_plan("llama-3.1-8b", "h100x8", request_rate=50).to_dict()["sizing"]
+
+
 def test_gpu_without_figures_has_no_performance_and_says_why():
     bare = H100.model_copy(update={"name": "bare", "dense_tflops": {}})
     fleet = Fleet(gpu=bare, gpus_per_node=8)

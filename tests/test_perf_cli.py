@@ -71,6 +71,18 @@ def test_compare_rows_per_fleet_and_quantization(capsys):
     assert rows[2]["gpus_needed"] <= rows[0]["gpus_needed"]
 
 
+def test_compare_costs_each_fleet_by_the_gpus_the_rate_needs(capsys):
+    # two fleets of eight GPUs serving the same rate on all their GPUs would cost the same per token; what tells
+    # them apart is how many GPUs the rate needs on each
+    code, out, err = run(capsys, "compare", "qwen3-235b-a22b", "--gpus", "h100x8,b200x8", "--quant", "fp8",
+                         "--request-rate", "5", "--gpu-hour-price", "3", "--format", "json")
+    assert code == 0, err
+    h100, b200 = json.loads(out)
+    assert b200["gpus_needed"] < h100["gpus_needed"]
+    assert b200["cost_per_million_tokens"] == pytest.approx(
+        h100["cost_per_million_tokens"] * b200["gpus_needed"] / h100["gpus_needed"], rel=1e-3)
+
+
 def test_compare_reports_a_scheme_the_gpu_cannot_run_as_a_row(capsys):
     code, out, err = run(capsys, "compare", "llama-3.1-8b", "--gpus", "h100x8", "--quant", "nvfp4", "--format", "json")
     assert code == 0, err
