@@ -184,10 +184,14 @@ def _one_x_quant(r: dict[str, str]) -> tuple[str | None, str | None]:
     return quant, "fp8"
 
 
+BLACKWELL = {"b200", "gb200", "rtx-pro-6000-blackwell"}  # the 1.x page's GPUs; the others are Hopper
+
+
 def one_x_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = None,
-               skipped: list[str] | None = None, unplanned: list[str] | None = None) -> dict[str, list[float]]:
+               skipped: list[str] | None = None, unplanned: list[str] | None = None,
+               by_generation: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
     """The perf_overview_1.x.csv rows (per-GPU output tokens/s); `unplanned` gets each row the planner
-    refuses, with its reason."""
+    refuses, with its reason, and `by_generation` the MoE rows' errors again, by GPU generation."""
     from planner.api import resolve_model
     from planner.errors import PlannerError
 
@@ -221,8 +225,14 @@ def one_x_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = N
         group = "1.x MoE" if resolve_model(r["model"], None).moe else "1.x dense"
         err = _tokens_s(plan, per_gpu=True) / published - 1
         errors[group].append(abs(err))
+        generation = f"{group} {'Blackwell' if plan.fleet.gpu in BLACKWELL else 'Hopper'}"
+        if group == "1.x MoE" and by_generation is not None:
+            by_generation.setdefault(generation, []).append(abs(err))
         if roofline is not None:
-            roofline.setdefault(group, []).append(abs(_tokens_s(make_plan.roofline, per_gpu=True) / published - 1))
+            base_err = abs(_tokens_s(make_plan.roofline, per_gpu=True) / published - 1)
+            roofline.setdefault(group, []).append(base_err)
+            if group == "1.x MoE":
+                roofline.setdefault(generation, []).append(base_err)
         if not quiet:
             print(f"{r['model']:16} {r['gpu']:22} {r['layout']:8} {r['quant']:3} {r['isl']:>5}/{r['osl']:<5} "
                   f"{plan.workload.max_batch_size:>5} {perf.concurrency:>5} {_tokens_s(plan, per_gpu=True):>9,.0f} "
@@ -300,7 +310,8 @@ def main() -> None:
     skipped: list[str] = []
     tput = throughput_rows(args.quiet, args.backend, base, skipped)
     unplanned: list[str] = []
-    one_x = one_x_rows(args.quiet, args.backend, base, skipped, unplanned)
+    by_generation: dict[str, list[float]] = {}
+    one_x = one_x_rows(args.quiet, args.backend, base, skipped, unplanned, by_generation)
     online = online_rows(args.quiet, args.backend, base, skipped)
     if unplanned:
         print(f"\n1.x rows the planner cannot plan ({len(unplanned)} rows):")
@@ -327,6 +338,8 @@ def main() -> None:
     show_groups("\nmaximum throughput (trtllm-bench rows), |predicted/published - 1|:", tput, "all")
     show_groups("TensorRT-LLM 1.x rows (trtllm-bench, PyTorch backend, per GPU), |predicted/published - 1|:",
                 one_x, "1.x all")
+    for label, errs in sorted(by_generation.items()):  # the MoE rows again, by GPU generation
+        show(label, errs, 20)
     print("online serving (Triton rows, below saturation):")
     for key, errs in online.items():
         show(key, errs, 16)

@@ -30,6 +30,9 @@ class Factors(NamedTuple):
     fp8_block_moe_gemm_scale_hopper: float
     fp8_block_moe_gemm_scale_blackwell: float
     mxfp4_moe_scale_hopper: float
+    moe_stream_scale_fp8_block_blackwell: float
+    moe_stream_scale_fp4_blackwell: float
+    moe_stream_scale_mxfp4_hopper: float
     moe_layer_latency_us: float
     moe_routed_pair_ns: float
     request_overhead_ms: float

@@ -11,15 +11,16 @@ tables: about 1.4 times the larger where they are equal); the other operations t
 - linear layers read the rank's weights once per iteration and do 2 FLOPs per weight per token, at the
   plan's GEMM precision, and at the 16-bit rate for the weights a checkpoint keeps unquantized (norms,
   routers, and e.g. the BF16 attention of NVIDIA's NVFP4 DeepSeek R1);
-  an MoE layer reads only the experts its tokens activate (n tokens with top-k routing out of
-  E experts hit E·(1 − (1 − k/E)^n) distinct experts on average, uniform routing assumed) and
-  does top-k experts' FLOPs per token. The fused MoE op also pays what its grouped GEMMs do not
-  explain: a fixed cost per layer (routing, sorting, the launches of its chain of kernels) and a
-  cost per routed (token, expert) pair (permuting the token in, quantizing it, the activation,
-  the weighted sum back), both read off measured MoE kernel tables (perf.yaml); its FP4
-  grouped GEMMs run near the FP8 rate, not at twice it, block-scaled FP8 ones (DeepSeek's
-  checkpoints) at under half the FP8 rate on Hopper, and MXFP4 ones (gpt-oss) on Hopper, dequantized
-  in Triton kernels, at under two thirds of the 16-bit rate;
+  an MoE layer reads only the experts its tokens activate (n tokens with top-k routing out of E experts hit
+  E·(1 − (1 − k/E)^n) distinct experts on average, uniform routing assumed), streaming them as fast as a
+  dense GEMM reads its weights (slower for 4-bit experts and for DeepGEMM's block-scaled FP8:
+  moe_stream_scale), and does top-k experts' FLOPs per token at moe_gemm_efficiency of the GEMM rate. The
+  fused MoE op also pays what its grouped GEMMs do not explain: a fixed cost per layer (routing, sorting,
+  the launches of its chain of kernels) and a cost per routed (token, expert) pair (permuting the token in,
+  quantizing it, the activation, the weighted sum back), both read off measured MoE kernel tables
+  (perf.yaml); its FP4 grouped GEMMs run near the FP8 rate, not at twice it, block-scaled FP8 ones
+  (DeepSeek's checkpoints) at under half the FP8 rate on Hopper, and MXFP4 ones (gpt-oss) on Hopper,
+  dequantized in Triton kernels, at under two thirds of the 16-bit rate;
 - attention of a decode token reads the KV cache of its whole context (bytes per token from the
   memory model), of its last `sliding_window` tokens in a sliding layer and of its own chunk in a
   chunked one (Llama 4), and does 4·head_dim FLOPs per head and attended token; MLA attends in its latent
@@ -232,6 +233,18 @@ def remote_ranks(ep: int, top_k: int) -> float:
     return (ep - 1) * (1.0 - (1.0 - 1.0 / ep) ** top_k) if ep > 1 else 0.0
 
 
+def moe_stream_scale(weights: str, arch: int, f: Factors) -> float:
+    """The share of hbm_efficiency at which the fused MoE streams its experts' weights: the CUTLASS kernels of
+    16-bit, FP8 and block-scaled FP8 experts on Hopper stream as fast as a dense GEMM reads (perf.yaml); DeepGEMM's
+    block-scaled FP8 on Blackwell, the 4-bit CUTLASS kernels on Blackwell and the Triton MXFP4 kernels of Hopper
+    slower."""
+    if weights in ("nvfp4", "mxfp4"):
+        return f.moe_stream_scale_fp4_blackwell if arch >= 10 else f.moe_stream_scale_mxfp4_hopper
+    if weights == "fp8_block" and arch >= 10:
+        return f.moe_stream_scale_fp8_block_blackwell
+    return 1.0
+
+
 def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int, stage: StageShape,
                batch: Batch, hw: Hardware, f: Factors, ep: int = 1, attention_dp: bool = False) -> Work:
     """One iteration of the whole TP group's `batch` on one rank of `stage`."""
@@ -239,7 +252,7 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     fp4 = hw.gemm_precision == "fp4"
     gemm = hw.gemm_flops * f.gemm_efficiency * (f.fp4_gemm_scale if fp4 else 1.0)
     moe_gemm = hw.gemm_flops * f.gemm_efficiency * f.moe_gemm_efficiency * (f.fp4_moe_gemm_scale if fp4 else 1.0)
-    moe_bw = bw * f.moe_gemm_efficiency
+    moe_bw = bw * moe_stream_scale(weights, hw.arch, f)
     if weights == "fp8_block":  # block-scaled grouped GEMMs: CUTLASS on Hopper, DeepGEMM on Blackwell
         moe_gemm *= f.fp8_block_moe_gemm_scale_hopper if hw.arch < 10 else f.fp8_block_moe_gemm_scale_blackwell
     elif weights == "mxfp4" and hw.arch < 10:  # Hopper: Triton kernels dequantize the 4-bit experts per tile
