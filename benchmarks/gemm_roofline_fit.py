@@ -1,7 +1,7 @@
 """How sharply a GEMM turns from reading its weights to doing its math: the exponent p of the smooth
 roofline ((bytes / BW)^p + (FLOPs / PEAK)^p)^(1/p) on measured latencies.
 
-    python benchmarks/gemm_roofline_fit.py [--systems h100_sxm h200_sxm b200_sxm] [--moe]
+    python benchmarks/gemm_roofline_fit.py [--systems h100_sxm h200_sxm b200_sxm] [--moe | --moe-stream]
 
 Needs the `aic` extra (aiconfigurator-core ships the tables and scipy): its tables measured under
 TensorRT-LLM 1.3.0rc20 (systems/data/<system>/{gemm,moe}/trtllm/1.3.0rc20/*.parquet). A sharp max() is
@@ -14,6 +14,12 @@ printed are the source of perf.yaml's gemm_roofline_exponent.
 - the PyTorch flow's fused MoE (`--moe`, the CUTLASS kernel at TP 1 EP 1): t(n) = c + n·k·s + roofline of the
   experts the n tokens hit (E·(1 − (1 − k/E)^n), uniform routing) and their top-k FLOPs, per expert shape and
   routing distribution, with the per-pair cost s fixed at perf.yaml's moe_routed_pair_ns.
+
+`--moe-stream` prints how fast the fused MoE streams its experts' weights when few tokens make it weight bound:
+at 8-64 tokens under balanced routing (every expert hit once tokens x top-k reach the experts), all experts'
+weight bytes over the latency less perf.yaml's moe_layer_latency_us, as a fraction of the catalog GPU's
+datasheet bandwidth, median over the expert shapes, per precision and kernel. These are the source of
+perf.yaml's moe_stream_scale_* (each divided by hbm_efficiency).
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from pathlib import Path
 
 GRID = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
 WEIGHT_BYTES = {"bfloat16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5625}
+# 4-bit values with one 8-bit scale per 32 (MXFP4); the block-scaled FP8 scales are a part in 4,000, left out
+STREAM_BYTES = {**WEIGHT_BYTES, "w4a16_mxfp4": 0.5 + 1 / 32}
+CATALOG_GPU = {"h100_sxm": "h100-sxm", "h200_sxm": "h200", "b200_sxm": "b200"}
 VERSION = "1.3.0rc20"
 
 
@@ -64,43 +73,105 @@ def moe_exponent(n, t, weight_bytes: float, hidden: int, width: int, top_k: int,
                          top_k * n * pair_s, (3e12, 5e14, 2e-5))
 
 
-def _row(label: str, fits: list[tuple[float, float]]) -> None:
+def moe_math_rate(n, t, weight_bytes: float, hidden: int, width: int, top_k: int, experts: int,
+                  pair_s: float) -> float:
+    """The FLOP rate of one fused-MoE curve's grouped GEMMs: its peak fitted at p = 2 (the exponent the model
+    uses), with the bandwidth and the fixed cost free."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    from planner.perf.step import active_experts
+
+    nbytes = np.array([active_experts(experts, top_k, tokens) for tokens in n]) * 3 * hidden * width * weight_bytes
+    flops, fixed_s = 6.0 * hidden * width * top_k * n, top_k * n * pair_s
+
+    def residual(x):
+        bw, peak, c = np.exp(x)
+        return np.log(c + fixed_s + np.hypot(nbytes / bw, flops / peak)) - np.log(t)
+
+    return float(np.exp(least_squares(residual, np.log((3e12, 5e14, 2e-5))).x[1]))
+
+
+def _row(label: str, fits: list[tuple[float, float]], extra: str = "") -> None:
     ps = sorted(p for p, _ in fits)
     q = statistics.quantiles(ps, n=4) if len(ps) > 1 else [ps[0]] * 3
-    print(f"{label} {len(ps):>6} {q[0]:>6.2f} {q[1]:>6.2f} {q[2]:>6.2f} {statistics.median(r for _, r in fits):>6.3f}")
+    print(f"{label} {len(ps):>6} {q[0]:>6.2f} {q[1]:>6.2f} {q[2]:>6.2f} {statistics.median(r for _, r in fits):>6.3f}"
+          f"{extra}")
 
 
 def fused_moe(data: Path, systems: list[str]) -> None:
     import pandas as pd
 
+    from planner import catalog
     from planner.perf.factors import factors
 
     pair_s = factors().moe_routed_pair_ns * 1e-9
+    gemm_efficiency = factors().gemm_efficiency
     by_routing: dict[str, list[float]] = {}
+    # math: the grouped GEMMs' FLOP rate fitted at p = 2, over the datasheet peak times gemm_efficiency (median
+    # over the curves): what perf.yaml's moe_gemm_efficiency stands for
     print(f"{'system':10} {'precision':10} {'routing':14} {'curves':>6} {'p 25%':>6} {'median':>6} {'p 75%':>6} "
-          f"{'rms':>6}")
+          f"{'rms':>6} {'math':>6}")
     for system in systems:
+        peaks = catalog.get_gpu(CATALOG_GPU[system]).dense_tflops
         table = pd.read_parquet(data / system / "moe" / "trtllm" / VERSION / "moe_perf.parquet")
         table = table[(table.moe_tp_size == 1) & (table.moe_ep_size == 1)
                       & (table.kernel_source == "moe_torch_flow_cutlass")]
         for (dtype, routing), rows in table.groupby(["moe_dtype", "distribution"]):
             if dtype not in ("bfloat16", "fp8", "nvfp4"):
                 continue
-            fits = []
+            fits, rates = [], []
+            peak = peaks[{"bfloat16": "bf16", "fp8": "fp8", "nvfp4": "fp4"}[dtype]] * 1e12 * gemm_efficiency
             for (h, w, k, e), curve in rows.groupby(["hidden_size", "inter_size", "topk", "num_experts"]):
                 curve = curve.sort_values("num_tokens")
-                fits.append(moe_exponent(curve.num_tokens.to_numpy(float), curve.latency.to_numpy() * 1e-3,
-                                         WEIGHT_BYTES[dtype], int(h), int(w), int(k), int(e), pair_s))
-            _row(f"{system:10} {dtype:10} {routing:14}", fits)
+                args = (curve.num_tokens.to_numpy(float), curve.latency.to_numpy() * 1e-3, WEIGHT_BYTES[dtype],
+                        int(h), int(w), int(k), int(e), pair_s)
+                fits.append(moe_exponent(*args))
+                rates.append(moe_math_rate(*args) / peak)
+            _row(f"{system:10} {dtype:10} {routing:14}", fits, f" {statistics.median(rates):>6.2f}")
             by_routing.setdefault(routing, []).extend(p for p, _ in fits)
     for routing, ps in sorted(by_routing.items()):
         print(f"median p under {routing} routing ({len(ps)} curves): {statistics.median(ps):.2f}")
+
+
+def moe_stream(data: Path, systems: list[str]) -> dict[tuple[str, str, str], dict[int, float]]:
+    """Prints the table; returns its medians by (system, precision, kernel) and tokens."""
+    import pandas as pd
+
+    from planner import catalog
+    from planner.perf.factors import factors
+
+    fixed_s = factors().moe_layer_latency_us * 1e-6
+    medians: dict[tuple[str, str, str], dict[int, float]] = {}
+    print(f"{'system':10} {'precision':12} {'kernel':26} " + " ".join(f"{f'{n} tok':>10}" for n in (8, 16, 32, 64)))
+    for system in systems:
+        bandwidth = catalog.get_gpu(CATALOG_GPU[system]).bandwidth_gb_s * 1e9
+        table = pd.read_parquet(data / system / "moe" / "trtllm" / VERSION / "moe_perf.parquet")
+        table = table[(table.moe_tp_size == 1) & (table.moe_ep_size == 1) & (table.distribution == "balanced")]
+        for (dtype, kernel), rows in table.groupby(["moe_dtype", "kernel_source"]):
+            if dtype not in STREAM_BYTES or "nongated" in kernel or "min_latency" in kernel:
+                continue
+            shares: dict[int, list[float]] = {}
+            for (h, w, k, e), curve in rows.groupby(["hidden_size", "inter_size", "topk", "num_experts"]):
+                for n in (8, 16, 32, 64):
+                    at = curve[curve.num_tokens == n]
+                    if at.empty or n * k < e:  # some experts idle: not a full read
+                        continue
+                    seconds = at.latency.iloc[0] * 1e-3 - fixed_s
+                    shares.setdefault(n, []).append(e * 3 * h * w * STREAM_BYTES[dtype] / seconds / bandwidth)
+            medians[system, dtype, kernel] = {n: statistics.median(v) for n, v in shares.items()}
+            cells = [f"{statistics.median(shares[n]):>5.2f} ({len(shares[n]):>2})" if n in shares else f"{'-':>10}"
+                     for n in (8, 16, 32, 64)]
+            print(f"{system:10} {dtype:12} {kernel:26} " + " ".join(cells))
+    return medians
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", default=["h100_sxm", "h200_sxm", "b200_sxm"])
     parser.add_argument("--moe", action="store_true", help="the fused-MoE tables instead of the GEMM ones")
+    parser.add_argument("--moe-stream", action="store_true",
+                        help="the fused MoE's weight-streaming rate at few tokens (perf.yaml moe_stream_scale_*)")
     args = parser.parse_args()
     import aiconfigurator_core
     import pandas as pd
@@ -108,6 +179,9 @@ def main() -> None:
     data = Path(aiconfigurator_core.__file__).parent / "systems" / "data"
     if args.moe:
         fused_moe(data, args.systems)
+        return
+    if args.moe_stream:
+        moe_stream(data, args.systems)
         return
     every: list[float] = []
     print(f"{'system':10} {'precision':10} {'curves':>6} {'p 25%':>6} {'median':>6} {'p 75%':>6} {'rms':>6}")

@@ -309,3 +309,28 @@ def test_fused_moe_table_is_read_at_the_family_routing_exponent():
     backend reads the fused-MoE table at the same distribution (perf.yaml's moe_routing_alpha)."""
     assert aic.layer_ops(catalog.get_model("llama-4-maverick"), "fp8", "fp8", 8, 8).moe[2][-1] == "power_law_1.01"
     assert aic.layer_ops(catalog.get_model("qwen3-235b-a22b"), "fp8", "fp8", 8, 8).moe[2][-1] == "power_law_1.2"
+
+
+@needs_aic
+def test_the_moe_stream_scales_stand_on_the_shipped_kernel_tables(capsys):
+    """perf.yaml's moe_stream_scale_* are read off the fused-MoE tables by benchmarks/gemm_roofline_fit.py
+    --moe-stream: the CUTLASS FP8 kernel on H200 streams at or above hbm_efficiency (no scale), and the B200
+    NVFP4 and DeepGEMM block-FP8 kernels at the scales' share of it, within 0.05 of the datasheet bandwidth."""
+    from pathlib import Path
+
+    import aiconfigurator_core
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import gemm_roofline_fit
+    finally:
+        sys.path.pop(0)
+    data = Path(aiconfigurator_core.__file__).parent / "systems" / "data"
+    at = {key: shares[64] for key, shares in gemm_roofline_fit.moe_stream(data, ["h200_sxm", "b200_sxm"]).items()}
+    assert "moe_torch_flow_cutlass" in capsys.readouterr().out
+    f = factors()
+    assert at["h200_sxm", "fp8", "moe_torch_flow_cutlass"] >= f.hbm_efficiency
+    assert at["b200_sxm", "nvfp4", "moe_torch_flow_cutlass"] == pytest.approx(
+        f.hbm_efficiency * f.moe_stream_scale_fp4_blackwell, abs=0.05)
+    assert at["b200_sxm", "fp8_block", "deepgemm"] == pytest.approx(
+        f.hbm_efficiency * f.moe_stream_scale_fp8_block_blackwell, abs=0.05)
