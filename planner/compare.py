@@ -85,7 +85,8 @@ def _row(plan: Any) -> dict[str, Any]:
     return row
 
 
-def _layout(r: dict[str, Any]) -> str:
+def layout_label(r: dict[str, Any]) -> str:
+    """A row's layout as the plan table names it: TP, EP and attention DP, PP."""
     from planner.render import moe_label
 
     return f"TP {r['tp']}{moe_label(r.get('ep') or 1, bool(r.get('attention_dp')))} × PP {r['pp']}"
@@ -105,7 +106,7 @@ def table(rows: list[dict[str, Any]], title: str) -> Any:
         return "-" if v is None else format(v, fmt)
 
     for r in rows:
-        layout = _layout(r) if r.get("tp") else "does not fit"  # a refused combination has no layout keys
+        layout = layout_label(r) if r.get("tp") else "does not fit"  # a refused combination has no layout keys
         needed = r.get("gpus_needed")
         if needed is not None and r.get("fleet_suffices") is False:
             needed = f"{needed} (more)"

@@ -410,6 +410,20 @@ _COMPARE_OPTIONS = {"max_input_len": 2048, "max_output_len": 512, "objective": "
                     "ttft_ms": 400.0}
 
 
+def test_compare_page_names_expert_parallelism_and_attention_dp_as_the_table_does(capsys):
+    # the terminal table says "TP 8 (EP 4, attention DP) × PP 1"; the page must not shorten it to "TP 8 × PP 1"
+    from planner.compare import compare, layout_label
+    from planner.report.compare import render_compare
+
+    rows = compare("deepseek-v3", "h200x8", "fp8", None, objective="throughput")
+    (row,) = rows
+    assert row["ep"] > 1 and row["attention_dp"]
+    label = layout_label(row)
+    assert "EP" in label and "attention DP" in label
+    page = render_compare(rows, "deepseek-v3", {"objective": "throughput"})
+    assert label in page and f"TP {row['tp']} × PP {row['pp']}" not in page
+
+
 def test_compare_page_draws_every_fitting_row_and_lists_all(capsys, tmp_path):
     from planner.compare import compare
     from planner.report.compare import render_compare

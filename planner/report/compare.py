@@ -19,7 +19,9 @@ def _num(value: Any, fmt: str) -> str:
 
 
 def _layout(row: dict[str, Any]) -> str:
-    return f"TP {row['tp']} × PP {row['pp']}" if row.get("tp") else "does not fit"
+    from planner.compare import layout_label  # the terminal table's words, EP and attention DP included
+
+    return layout_label(row) if row.get("tp") else "does not fit"
 
 
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
