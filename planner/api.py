@@ -202,9 +202,9 @@ def _limit_advice(ask: Ask, fastest: Option | None) -> list[str]:
     say what the fastest of them (`_fastest`) reaches and the largest batch at which it meets the limits."""
     if fastest is None:
         return []
-    lay = f"TP {fastest.cand.tp} × PP {fastest.cand.pp}"
-    lay += f" with EP {fastest.cand.ep}" if fastest.cand.ep > 1 else ""
-    lay += " with attention DP" if fastest.cand.attention_dp else ""
+    from planner.render import moe_label
+
+    lay = f"TP {fastest.cand.tp}{moe_label(fastest.cand.ep, fastest.cand.attention_dp)} × PP {fastest.cand.pp}"
     relaxed = []  # ceilings, so that the figures given do meet the limits
     if ask.ttft_ms is not None and fastest.perf.ttft_ms > ask.ttft_ms:
         relaxed.append(f"--ttft-ms {math.ceil(fastest.perf.ttft_ms)}")
