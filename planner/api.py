@@ -166,7 +166,7 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         best = max(static_ok, key=lambda c: (min(s.kv_blocks for s in c.stages), -c.gpus))
         fit_batch = min(s.kv_blocks for s in best.stages) // per_seq
         if fit_batch >= 1:
-            out.append(f"--max-batch-size {fit_batch} fits on TP {best.tp} × PP {best.pp}")
+            out.append(f"--max-batch-size {fit_batch} fits on {_name(best)}")
     for lighter in ("fp8", "int4_awq"):
         if lighter == weights or SCHEMES[lighter].min_cc > fleet.gpu.cc:
             continue
@@ -183,12 +183,18 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
                                                 skip=too_small))
             chosen = pick.cand if pick else chosen
         if chosen:
-            out.append(f"--quant {lighter} fits on TP {chosen.tp} × PP {chosen.pp}")
+            out.append(f"--quant {lighter} fits on {_name(chosen)}")
             break
     bigger = _smallest_fleet(model, weights, kv_dtype, fleet, workload, runtime, ask)
     if bigger:
         out.append(bigger)
     return out
+
+
+def _name(cand: Candidate) -> str:
+    from planner.render import layout_name
+
+    return layout_name(cand.tp, cand.pp, cand.ep, cand.attention_dp)
 
 
 def _fastest(options: list[Option]) -> Option | None:
@@ -202,9 +208,7 @@ def _limit_advice(ask: Ask, fastest: Option | None) -> list[str]:
     say what the fastest of them (`_fastest`) reaches and the largest batch at which it meets the limits."""
     if fastest is None:
         return []
-    from planner.render import moe_label
-
-    lay = f"TP {fastest.cand.tp}{moe_label(fastest.cand.ep, fastest.cand.attention_dp)} × PP {fastest.cand.pp}"
+    lay = _name(fastest.cand)
     relaxed = []  # ceilings, so that the figures given do meet the limits
     if ask.ttft_ms is not None and fastest.perf.ttft_ms > ask.ttft_ms:
         relaxed.append(f"--ttft-ms {math.ceil(fastest.perf.ttft_ms)}")
@@ -248,7 +252,7 @@ def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet,
                 pick = choose(trial_ask, _options(trial_ask, None, None, timed=needs_speed(trial_ask),
                                                   skip=too_small))
                 chosen = pick.cand if pick else chosen
-            return f"--gpus {fleet_text} fits with TP {chosen.tp} × PP {chosen.pp}"
+            return f"--gpus {fleet_text} fits with {_name(chosen)}"
         seen_gpus, seen_tp = trial.total_gpus, min(trial.total_gpus, trial.max_tp)
     return None
 
@@ -428,7 +432,7 @@ def _forced_advice(ask: Ask, advice: list[str]) -> list[str]:
     free = choose(ask, _options(ask, None, None, timed=needs_speed(ask)))
     if free is None:
         return advice
-    return [f"without --tp/--pp: TP {free.cand.tp} × PP {free.cand.pp} fits on this fleet",
+    return [f"without --tp/--pp: {_name(free.cand)} fits on this fleet",
             *(a for a in advice if not a.startswith("--gpus "))]
 
 

@@ -232,24 +232,24 @@ def _drift(result: Any, out: Path) -> int:
 
 def no_fit_summary(result: Any) -> str:
     """One line: what does not fit, by how much, and what would."""
-    from planner.render import gib, moe_label
+    from planner.render import gib, layout_name
 
     head = f"{result.model.name} does not fit on {result.fleet.nodes}×{result.fleet.gpus_per_node}× {result.fleet.gpu}"
     stages = result.memory.per_gpu
     if stages:
+        lay = result.layout
         worst = min(stages, key=lambda s: s.free_bytes)
         if worst.free_bytes <= 0:
-            head += f": short by {gib(-worst.free_bytes)} GiB per GPU on the closest layout (TP {result.layout.tp} × " \
-                    f"PP {result.layout.pp})"
+            head += f": short by {gib(-worst.free_bytes)} GiB per GPU on the closest layout " \
+                    f"({layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)})"
         elif result.kv_cache.max_tokens < result.kv_cache.required_tokens:
             head += f": the KV cache holds {result.kv_cache.max_tokens:,} of the {result.kv_cache.required_tokens:,} " \
-                    f"tokens needed on the closest layout (TP {result.layout.tp} × PP {result.layout.pp})"
+                    f"tokens needed on the closest layout ({layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)})"
         else:  # memory suffices: a latency limit or a rule rejected it; say which
-            lay = result.layout
             key = (lay.tp, lay.pp, lay.ep, lay.attention_dp)
             why = next((r.reason for r in result.rejected if (r.tp, r.pp, r.ep, r.attention_dp) == key), "rejected")
-            label = f"TP {lay.tp}{moe_label(lay.ep, lay.attention_dp)} × PP {lay.pp}"
-            head += f": the closest layout ({label}) fits in memory but {why}"
+            head += f": the closest layout ({layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)}) fits in memory " \
+                    f"but {why}"
     if result.advice:
         head += "; would fit: " + "; ".join(result.advice)
     return head

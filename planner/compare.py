@@ -87,9 +87,9 @@ def _row(plan: Any) -> dict[str, Any]:
 
 def layout_label(r: dict[str, Any]) -> str:
     """A row's layout as the plan table names it: TP, EP and attention DP, PP."""
-    from planner.render import moe_label
+    from planner.render import layout_name
 
-    return f"TP {r['tp']}{moe_label(r.get('ep') or 1, bool(r.get('attention_dp')))} × PP {r['pp']}"
+    return layout_name(r["tp"], r["pp"], r.get("ep") or 1, bool(r.get("attention_dp")))
 
 
 def table(rows: list[dict[str, Any]], title: str) -> Any:

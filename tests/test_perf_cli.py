@@ -140,6 +140,8 @@ def test_a_missed_latency_limit_shows_the_fastest_layout_with_its_figures(capsys
     assert plan["performance_note"] == fastest["reason"] and fastest["reason"].startswith("TPOT")
     label = f"TP {lay['tp']} (EP {lay['ep']}) × PP {lay['pp']}" if lay["ep"] > 1 else f"TP {lay['tp']} × PP"
     assert f"the closest layout ({label}" in err and f"fits in memory but {fastest['reason']}" in err
+    # the advice names the same layout in the same words
+    assert any(f"fits on {label}" in a for a in plan["advice"]), plan["advice"]
 
 
 def test_perf_backend_choices_are_the_performance_models_backends():
