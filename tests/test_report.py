@@ -462,3 +462,16 @@ def test_the_benchmark_run_is_stated_when_the_plan_has_one():
     assert "run of 30,000 requests of 128 input and 128 output tokens" in page
     assert f"{b.output_tokens_per_s:,.0f} output tokens/s per replica" in page
     assert "trtllm-bench throughput" not in render_report(plan.model_copy(update={"benchmark": None}))
+
+
+def test_the_page_states_both_costs_and_names_moe_layouts_as_the_terminal_does():
+    from planner.render import layout_name
+
+    plan = make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", tp=8, pp=1, ep=4, attention_dp=True,
+                     request_rate=2, gpu_hour_price=3.0)
+    page = render_report(plan)
+    assert f"${plan.performance.cost_per_million_tokens:.3f} per million output tokens" in page
+    assert f"${plan.sizing.cost_per_million_tokens:.3f} per million output tokens on those GPUs" in page
+    lay = plan.layout
+    assert lay.ep > 1 and layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp) in content.summary(plan)
+    assert "per million" not in render_report(make_plan("deepseek-v3", "h200x8", quant="fp8"))

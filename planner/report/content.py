@@ -13,6 +13,7 @@ from itertools import combinations
 from typing import Any
 
 from planner.plan import Plan
+from planner.render import layout_name
 from planner.report.charts import OKABE_ITO, Bar, Point, Segment
 
 GIB = 1 << 30
@@ -203,15 +204,6 @@ def memory_description(plan: Plan, rows: list[StageRow]) -> str:
     return " ".join(parts)
 
 
-def layout_name(tp: int, pp: int, ep: int = 1, attention_dp: bool = False) -> str:
-    name = f"TP {tp} × PP {pp}"
-    if ep > 1:
-        name += f" × EP {ep}"
-    if attention_dp:
-        name += ", attention DP"
-    return name
-
-
 def _fleet_words(plan: Plan) -> str:
     f = plan.fleet
     gpus = f"{f.gpus_per_node} {f.gpu}" if f.gpus_per_node > 1 else f"one {f.gpu}"
@@ -230,7 +222,7 @@ def summary(plan: Plan) -> str:
         idle = f", leaving {lay.idle_gpus} GPU(s) idle" if lay.idle_gpus else ""
         return (f"{request}: {layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)}, "
                 f"{lay.gpus_per_replica} GPU(s) per replica, {lay.replicas} replica(s){idle} ({target}).")
-    closest = f"; the closest layout tried is {layout_name(lay.tp, lay.pp)}" if lay else ""
+    closest = f"; the closest layout tried is {layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)}" if lay else ""
     return f"{request}: does not fit{closest} ({target})."
 
 
