@@ -192,9 +192,9 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
 
 
 def _name(cand: Candidate) -> str:
-    from planner.render import layout_name
+    from planner.render import layout_of  # render stays out of the cold path of --format json
 
-    return layout_name(cand.tp, cand.pp, cand.ep, cand.attention_dp)
+    return layout_of(cand)
 
 
 def _fastest(options: list[Option]) -> Option | None:

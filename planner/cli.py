@@ -232,24 +232,23 @@ def _drift(result: Any, out: Path) -> int:
 
 def no_fit_summary(result: Any) -> str:
     """One line: what does not fit, by how much, and what would."""
-    from planner.render import gib, layout_name
+    from planner.render import gib, layout_of
 
     head = f"{result.model.name} does not fit on {result.fleet.nodes}×{result.fleet.gpus_per_node}× {result.fleet.gpu}"
     stages = result.memory.per_gpu
     if stages:
         lay = result.layout
+        closest = f"the closest layout ({layout_of(lay)})"
         worst = min(stages, key=lambda s: s.free_bytes)
         if worst.free_bytes <= 0:
-            head += f": short by {gib(-worst.free_bytes)} GiB per GPU on the closest layout " \
-                    f"({layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)})"
+            head += f": short by {gib(-worst.free_bytes)} GiB per GPU on {closest}"
         elif result.kv_cache.max_tokens < result.kv_cache.required_tokens:
             head += f": the KV cache holds {result.kv_cache.max_tokens:,} of the {result.kv_cache.required_tokens:,} " \
-                    f"tokens needed on the closest layout ({layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)})"
+                    f"tokens needed on {closest}"
         else:  # memory suffices: a latency limit or a rule rejected it; say which
             key = (lay.tp, lay.pp, lay.ep, lay.attention_dp)
             why = next((r.reason for r in result.rejected if (r.tp, r.pp, r.ep, r.attention_dp) == key), "rejected")
-            head += f": the closest layout ({layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)}) fits in memory " \
-                    f"but {why}"
+            head += f": {closest} fits in memory but {why}"
     if result.advice:
         head += "; would fit: " + "; ".join(result.advice)
     return head

@@ -35,7 +35,7 @@ def plan_tables(plan: Plan, out: Writer, max_rejected: int = 20) -> None:
     lay = plan.layout
     if plan.fits and lay:
         out.line(
-            f"{out.styled('fits', 'bold', 'green')}: {layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)} = "
+            f"{out.styled('fits', 'bold', 'green')}: {layout_of(lay)} = "
             f"{lay.gpus_per_replica} GPU(s) per replica, "
             f"{lay.replicas} replica(s) on the fleet; layers per stage {lay.layers_per_stage}"
         )
@@ -44,7 +44,7 @@ def plan_tables(plan: Plan, out: Writer, max_rejected: int = 20) -> None:
     else:
         out.line(f"{out.styled('does not fit', 'bold', 'red')} on this fleet")
         if lay:
-            out.line(f"closest layout tried: {layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)}")
+            out.line(f"closest layout tried: {layout_of(lay)}")
     if plan.memory.per_gpu:
         _memory_table(plan, out)
         _weights_line(plan, out)
@@ -147,6 +147,11 @@ def moe_label(ep: int, attention_dp: bool) -> str:
 def layout_name(tp: int, pp: int, ep: int = 1, attention_dp: bool = False) -> str:
     """'TP 8 (EP 8, attention DP) × PP 1': how every line of output names a layout."""
     return f"TP {tp}{moe_label(ep, attention_dp)} × PP {pp}"
+
+
+def layout_of(layout) -> str:
+    """layout_name of anything with tp, pp, ep and attention_dp: a candidate, a plan's layout, a rejection."""
+    return layout_name(layout.tp, layout.pp, layout.ep, layout.attention_dp)
 
 
 def _memory_table(plan: Plan, out: Writer) -> None:

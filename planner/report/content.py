@@ -13,7 +13,7 @@ from itertools import combinations
 from typing import Any
 
 from planner.plan import Plan
-from planner.render import layout_name
+from planner.render import layout_name, layout_of
 from planner.report.charts import OKABE_ITO, Bar, Point, Segment
 
 GIB = 1 << 30
@@ -220,9 +220,9 @@ def summary(plan: Plan) -> str:
     target = f"TensorRT-LLM {plan.target.trtllm_version}, {plan.target.flow} flow"
     if plan.fits and lay:
         idle = f", leaving {lay.idle_gpus} GPU(s) idle" if lay.idle_gpus else ""
-        return (f"{request}: {layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)}, "
+        return (f"{request}: {layout_of(lay)}, "
                 f"{lay.gpus_per_replica} GPU(s) per replica, {lay.replicas} replica(s){idle} ({target}).")
-    closest = f"; the closest layout tried is {layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp)}" if lay else ""
+    closest = f"; the closest layout tried is {layout_of(lay)}" if lay else ""
     return f"{request}: does not fit{closest} ({target})."
 
 
@@ -308,7 +308,7 @@ def candidate_rows(plan: Plan) -> list[CandidateRow]:
     rows: list[CandidateRow] = []
     for c in plan.candidates:
         rows.append(CandidateRow(
-            layout=layout_name(c.tp, c.pp, c.ep, c.attention_dp), gpus=c.tp * c.pp, replicas=str(c.replicas),
+            layout=layout_of(c), gpus=c.tp * c.pp, replicas=str(c.replicas),
             idle_gpus=str(c.idle_gpus), fits=c.fits, memory=_memory_summary(c.memory),
             status="fits" if c.fits else (c.reason or "misses a latency limit"),
             chosen=_is_chosen(plan, c), **_perf_cells(c.performance),
@@ -319,7 +319,7 @@ def candidate_rows(plan: Plan) -> list[CandidateRow]:
         memory = ({"weights_bytes": fullest.weights_bytes, "kv_cache_bytes": fullest.kv_cache_bytes,
                    "total_bytes": fullest.total_bytes} if fullest else {})
         rows.append(CandidateRow(
-            layout=layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp), gpus=lay.gpus_per_replica,
+            layout=layout_of(lay), gpus=lay.gpus_per_replica,
             replicas=str(lay.replicas), idle_gpus=str(lay.idle_gpus), fits=True, status="fits",
             memory=_memory_summary(memory), chosen=True, **_perf_cells(plan.performance),
         ))
@@ -349,11 +349,11 @@ def throughput_points(plan: Plan, ttft_limit_ms: float | None) -> list[Point]:
     points = []
     for c in plan.candidates:
         if c.performance and c.performance.tpot_ms > 0:
-            points.append(_point(layout_name(c.tp, c.pp, c.ep, c.attention_dp), c.performance, _is_chosen(plan, c),
+            points.append(_point(layout_of(c), c.performance, _is_chosen(plan, c),
                                  ttft_limit_ms))
     lay = plan.layout
     if plan.performance and lay and plan.performance.tpot_ms > 0 and not any(p.chosen for p in points):
-        points.append(_point(layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp), plan.performance, plan.fits,
+        points.append(_point(layout_of(lay), plan.performance, plan.fits,
                              ttft_limit_ms))
     return points
 
