@@ -475,3 +475,15 @@ def test_the_page_states_both_costs_and_names_moe_layouts_as_the_terminal_does()
     lay = plan.layout
     assert lay.ep > 1 and layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp) in content.summary(plan)
     assert "per million" not in render_report(make_plan("deepseek-v3", "h200x8", quant="fp8"))
+
+
+def test_rejected_moe_layouts_keep_their_ep_and_attention_dp_on_the_page():
+    # two rejections that differ only in EP and attention DP must not read as the same layout
+    from planner.render import layout_of
+
+    plan = make_plan("deepseek-v3", "h200x8", quant="fp8", objective="throughput", tpot_ms=20)
+    moe = [r for r in plan.rejected if r.ep > 1 and r.attention_dp]
+    assert moe
+    page = render_report(plan)
+    for r in moe:
+        assert f'<td class="name">{layout_of(r)}' in page

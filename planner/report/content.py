@@ -13,7 +13,7 @@ from itertools import combinations
 from typing import Any
 
 from planner.plan import Plan
-from planner.render import layout_name, layout_of
+from planner.render import layout_of
 from planner.report.charts import OKABE_ITO, Bar, Point, Segment
 
 GIB = 1 << 30
@@ -326,7 +326,7 @@ def candidate_rows(plan: Plan) -> list[CandidateRow]:
     rows.sort(key=lambda r: not r.chosen)
     for r in plan.rejected:
         rows.append(CandidateRow(
-            layout=layout_name(r.tp, r.pp), gpus=r.tp * r.pp, replicas="—", idle_gpus="—", fits=False,
+            layout=layout_of(r), gpus=r.tp * r.pp, replicas="—", idle_gpus="—", fits=False,
             status=r.reason, memory="—", chosen=False, **_perf_cells(None),
         ))
     return rows
