@@ -86,9 +86,12 @@ def _row(plan: Any) -> dict[str, Any]:
 
 
 def layout_label(r: dict[str, Any]) -> str:
-    """A row's layout as the plan table names it: TP, EP and attention DP, PP."""
+    """A row's layout as the plan table names it (TP, EP and attention DP, PP); a refused combination has no
+    layout keys and does not fit."""
     from planner.render import layout_name
 
+    if not r.get("tp"):
+        return "does not fit"
     return layout_name(r["tp"], r["pp"], r.get("ep") or 1, bool(r.get("attention_dp")))
 
 
@@ -106,7 +109,7 @@ def table(rows: list[dict[str, Any]], title: str) -> Any:
         return "-" if v is None else format(v, fmt)
 
     for r in rows:
-        layout = layout_label(r) if r.get("tp") else "does not fit"  # a refused combination has no layout keys
+        layout = layout_label(r)
         needed = r.get("gpus_needed")
         if needed is not None and r.get("fleet_suffices") is False:
             needed = f"{needed} (more)"

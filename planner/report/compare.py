@@ -11,17 +11,12 @@ from typing import Any
 
 from markupsafe import Markup
 
+from planner.compare import layout_label  # the terminal table's words, EP and attention DP included
 from planner.report.charts import Point, throughput_chart
 
 
 def _num(value: Any, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
-
-
-def _layout(row: dict[str, Any]) -> str:
-    from planner.compare import layout_label  # the terminal table's words, EP and attention DP included
-
-    return layout_label(row) if row.get("tp") else "does not fit"
 
 
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -32,7 +27,8 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if needed is not None and r.get("fleet_suffices") is False:
             needed = f"{needed} (more than the fleet)"
         out.append({
-            "fleet": r["gpus"], "quant": r.get("quant") or "default", "layout": _layout(r), "fits": bool(r.get("fits")),
+            "fleet": r["gpus"], "quant": r.get("quant") or "default", "layout": layout_label(r),
+            "fits": bool(r.get("fits")),
             "replicas": _num(r.get("replicas"), "d"), "idle_gpus": _num(r.get("idle_gpus"), "d"),
             "ttft_ms": _num(r.get("ttft_ms"), ".0f"), "tpot_ms": _num(tpot, ".1f"),
             "per_user": _num(1000 / tpot if tpot else None, ".1f"), "concurrency": _num(r.get("concurrency"), "d"),
@@ -50,7 +46,7 @@ def points(rows: list[dict[str, Any]], ttft_limit_ms: float | None) -> list[Poin
         tpot, tokens = r.get("tpot_ms"), r.get("fleet_output_tokens_per_s")
         if r.get("fits") and tpot and tokens:
             meets = ttft_limit_ms is None or (r.get("ttft_ms") or 0) <= ttft_limit_ms
-            out.append(Point(f"{r['gpus']} {r.get('quant') or ''} ({_layout(r)})".replace("  ", " "), 1000 / tpot,
+            out.append(Point(f"{r['gpus']} {r.get('quant') or ''} ({layout_label(r)})".replace("  ", " "), 1000 / tpot,
                              tokens, chosen=False, meets_ttft=meets))
     return out
 
