@@ -36,24 +36,24 @@ CATALOG_GPU = {"h100_sxm": "h100-sxm", "h200_sxm": "h200", "b200_sxm": "b200"}
 VERSION = "1.3.0rc20"
 
 
-def best_exponent(t, nbytes, flops, fixed_s, start: tuple[float, float, float]) -> tuple[float, float]:
-    """(p, RMS of log-time residuals) of the best fit of t = c + fixed_s + roofline(nbytes, flops) on the
-    grid, with the bandwidth, the peak and c free (`start` their first guesses)."""
+def fit(t, nbytes, flops, fixed_s, start: tuple[float, float, float], p: float) -> tuple[tuple[float, ...], float]:
+    """((bandwidth, peak, c), RMS of log-time residuals) of the fit of t = c + fixed_s + roofline(nbytes, flops)
+    at exponent p, with the three free (`start` their first guesses)."""
     import numpy as np
     from scipy.optimize import least_squares
 
-    best = (GRID[-1], float("inf"))
-    for p in GRID:
-        def residual(x, p=p):
-            bw, peak, c = np.exp(x)
-            return np.log(c + fixed_s + ((nbytes / bw) ** p + (flops / peak) ** p) ** (1 / p)) - np.log(t)
+    def residual(x):
+        bw, peak, c = np.exp(x)
+        return np.log(c + fixed_s + ((nbytes / bw) ** p + (flops / peak) ** p) ** (1 / p)) - np.log(t)
 
-        with np.errstate(over="ignore"):
-            fit = least_squares(residual, np.log(start))
-        rms = float(np.sqrt(np.mean(fit.fun ** 2)))
-        if rms < best[1]:
-            best = (p, rms)
-    return best
+    with np.errstate(over="ignore"):
+        found = least_squares(residual, np.log(start))
+    return tuple(float(v) for v in np.exp(found.x)), float(np.sqrt(np.mean(found.fun ** 2)))
+
+
+def best_exponent(t, nbytes, flops, fixed_s, start: tuple[float, float, float]) -> tuple[float, float]:
+    """(p, RMS of log-time residuals) of the best fit on the grid."""
+    return min(((p, fit(t, nbytes, flops, fixed_s, start, p)[1]) for p in GRID), key=lambda pr: pr[1])
 
 
 def gemm_exponent(m, t, weight_bytes: float, n: int, k: int) -> tuple[float, float]:
@@ -61,35 +61,30 @@ def gemm_exponent(m, t, weight_bytes: float, n: int, k: int) -> tuple[float, flo
     return best_exponent(t, n * k * weight_bytes, 2.0 * m * n * k, 0.0, (3e12, 1e15, 3e-6))
 
 
-def moe_exponent(n, t, weight_bytes: float, hidden: int, width: int, top_k: int, experts: int,
-                 pair_s: float) -> tuple[float, float]:
-    """One fused-MoE curve: n tokens, each to top_k of `experts` experts (gate, up and down of `width`)."""
+MOE_START = (3e12, 5e14, 2e-5)
+
+
+def moe_terms(n, weight_bytes: float, hidden: int, width: int, top_k: int, experts: int, pair_s: float):
+    """(bytes read, FLOPs, fixed seconds) of a fused-MoE curve: n tokens, each to top_k of `experts` experts
+    (gate, up and down of `width`), the experts hit under uniform routing, each routed pair at pair_s."""
     import numpy as np
 
     from planner.perf.step import active_experts
 
     hit = np.array([active_experts(experts, top_k, tokens) for tokens in n])
-    return best_exponent(t, hit * 3 * hidden * width * weight_bytes, 6.0 * hidden * width * top_k * n,
-                         top_k * n * pair_s, (3e12, 5e14, 2e-5))
+    return hit * 3 * hidden * width * weight_bytes, 6.0 * hidden * width * top_k * n, top_k * n * pair_s
 
 
-def moe_math_rate(n, t, weight_bytes: float, hidden: int, width: int, top_k: int, experts: int,
-                  pair_s: float) -> float:
+def moe_exponent(n, t, *shape) -> tuple[float, float]:
+    """One fused-MoE curve's best exponent (`shape`: moe_terms's arguments after n)."""
+    return best_exponent(t, *moe_terms(n, *shape), MOE_START)
+
+
+def moe_math_rate(n, t, *shape) -> float:
     """The FLOP rate of one fused-MoE curve's grouped GEMMs: its peak fitted at p = 2 (the exponent the model
     uses), with the bandwidth and the fixed cost free."""
-    import numpy as np
-    from scipy.optimize import least_squares
-
-    from planner.perf.step import active_experts
-
-    nbytes = np.array([active_experts(experts, top_k, tokens) for tokens in n]) * 3 * hidden * width * weight_bytes
-    flops, fixed_s = 6.0 * hidden * width * top_k * n, top_k * n * pair_s
-
-    def residual(x):
-        bw, peak, c = np.exp(x)
-        return np.log(c + fixed_s + np.hypot(nbytes / bw, flops / peak)) - np.log(t)
-
-    return float(np.exp(least_squares(residual, np.log((3e12, 5e14, 2e-5))).x[1]))
+    (_, peak, _), _ = fit(t, *moe_terms(n, *shape), MOE_START, 2.0)
+    return peak
 
 
 def _row(label: str, fits: list[tuple[float, float]], extra: str = "") -> None:
