@@ -122,8 +122,10 @@ def test_model_yaml_carries_the_plan():
     assert (args["max_batch_size"], args["max_seq_len"], args["max_num_tokens"]) == (32, 1200, 8192)
     assert args["kv_cache_config"] == {"free_gpu_memory_fraction": 0.85, "dtype": "fp8", "enable_block_reuse": True,
                                        "tokens_per_block": 32}
-    # the batch sizes the memory model counted: CudaGraphConfig's default set, up to max_batch_size
-    assert args["cuda_graph_config"] == {"batch_sizes": list(range(1, 33)), "max_batch_size": 32}
+    # the batch sizes the memory model counted (CudaGraphConfig's default set, up to max_batch_size),
+    # padded so that no batch between two of them runs eagerly
+    assert args["cuda_graph_config"] == {"batch_sizes": list(range(1, 33)), "max_batch_size": 32,
+                                         "enable_padding": True}
     assert args["triton_config"] == {"max_batch_size": 0, "decoupled": True}
     spec = load_profile("1.2.1").pytorch
     assert set(args) - {"triton_config"} <= set(spec.llm_args.arguments)

@@ -75,10 +75,14 @@ def llm_arguments(plan: Plan) -> dict[str, Any]:
     args["kv_cache_config"] = kv
     # CUDA graphs, captured after the KV pool is sized in the memory the fraction leaves: written out as
     # the batch sizes the memory model counted (the release's default set, up to max_batch_size), so the
-    # runtime captures exactly what the plan paid for.
+    # runtime captures exactly what the plan paid for. Padding rounds a batch between two captured sizes
+    # (33..63, 65..127) up to the next graph instead of running it eagerly, the graph-replayed step the
+    # performance model times. Off by default; CudaGraphConfig.enable_padding's description (tensorrt_llm/
+    # llmapi/llm_args.py, 1.x) calls it "usually a net win", and NVIDIA's deployment guides set it
+    # (deployment-guide-for-gpt-oss-on-trtllm, TensorRT-LLM 1.3.0rc7 docs).
     sizes = list(_graph_batch_sizes(plan))
     if sizes:
-        args["cuda_graph_config"] = {"batch_sizes": sizes, "max_batch_size": max(sizes)}
+        args["cuda_graph_config"] = {"batch_sizes": sizes, "max_batch_size": max(sizes), "enable_padding": True}
     check_arguments(args, spec, plan.target.trtllm_version)
     return args
 
