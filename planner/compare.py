@@ -86,11 +86,14 @@ def _row(plan: Any) -> dict[str, Any]:
 
 
 def layout_label(r: dict[str, Any]) -> str:
-    """A row's layout as the plan table names it (TP, EP and attention DP, PP); a refused combination has no
-    layout keys and does not fit."""
+    """A row's layout as the plan table names it (TP, EP and attention DP, PP). A combination the planner
+    refuses before any layout is weighed (a scheme the GPU cannot run) has no layout keys: it cannot run; a
+    plan with no fitting layout does not fit."""
     from planner.render import layout_name
 
-    if not r.get("tp"):
+    if "tp" not in r:
+        return "cannot run"
+    if not r["tp"]:
         return "does not fit"
     return layout_name(r["tp"], r["pp"], r.get("ep") or 1, bool(r.get("attention_dp")))
 

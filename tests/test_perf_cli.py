@@ -96,8 +96,10 @@ def test_compare_table_shows_a_refused_combination_beside_the_rows_that_plan(cap
     assert code == 0, err
     b200 = next(line for line in out.splitlines() if "b200x8" in line)
     h200 = next(line for line in out.splitlines() if "h200x8" in line)
-    assert "TP 4" in b200 and "does not fit" not in b200
-    assert "does not fit" in h200 and "None" not in h200  # no scheme was chosen: a dash, not Python's None
+    assert "TP 4" in b200 and "cannot run" not in b200
+    # refused before any layout is weighed: it cannot run, which is not "does not fit"
+    assert "cannot run" in h200 and "does not fit" not in h200
+    assert "None" not in h200  # no scheme was chosen: a dash, not Python's None
     code, out, err = run(capsys, "compare", "deepseek-r1-fp4", "--gpus", "b200x8,h200x8", "--format", "json")
     assert code == 0, err
     assert "cannot run nvfp4" in json.loads(out)[1]["note"]
