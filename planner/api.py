@@ -19,7 +19,7 @@ from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
 from planner.layout import OBJECTIVES, Candidate, blocks_per_sequence, fleet_share, replicas, search, structural_reason
-from planner.memory import checkpoint_bytes, embedding_placement, layout_memory
+from planner.memory import StageMemory, checkpoint_bytes, embedding_placement, layout_memory
 from planner.plan import (
     BenchmarkInfo,
     CandidateInfo,
@@ -140,6 +140,17 @@ def _shared(cls: type[Workload] | type[RuntimeProfile], **fields: Any) -> Worklo
     """One frozen instance per distinct value: the memory and performance caches are keyed on these records,
     and a key that is the very same object compares at once, where an equal copy compares field by field."""
     return cls(**fields)
+
+
+def _graph_sizes(runtime: RuntimeProfile, workload: Workload, stages: list[StageMemory]) -> list[int] | None:
+    """The batch sizes the PyTorch flow captures CUDA graphs for, as the memory model counted them: one set for
+    every rank, cut where the stage with the least room cut it."""
+    if runtime.flow != "pytorch":
+        return None
+    from planner.memory.pytorch import cuda_graph_batch_sizes
+
+    top = min((s.cuda_graph_max_batch for s in stages), default=workload.max_batch_size)
+    return [s for s in cuda_graph_batch_sizes(runtime, workload.max_batch_size) if s <= top]
 
 
 def _model_info(model: ModelSpec) -> ModelInfo:
@@ -371,6 +382,7 @@ def make_plan(
         RuntimeProfile, kv_cache_free_gpu_mem_fraction=kv_cache_free_gpu_mem_fraction,
         tokens_per_block=tokens_per_block, max_tokens_in_paged_kv_cache=max_tokens_in_paged_kv_cache,
         use_parallel_embedding=use_parallel_embedding, trtllm_version=trtllm_version, flow=flow,
+        cuda_graphs_cover_batch=True,  # the graphs the plan emits: every batch the executor admits replays one
     )
     request = PlanRequest(
         model=spec.name if isinstance(model, ModelSpec) else model, model_path=model_path,
@@ -687,7 +699,8 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
         runtime=RuntimeInfo(kv_cache_free_gpu_mem_fraction=runtime.kv_cache_free_gpu_mem_fraction,
                             tokens_per_block=runtime.tokens_per_block,
                             max_tokens_in_paged_kv_cache=runtime.max_tokens_in_paged_kv_cache,
-                            use_parallel_embedding=runtime.use_parallel_embedding),
+                            use_parallel_embedding=runtime.use_parallel_embedding,
+                            cuda_graph_batch_sizes=_graph_sizes(runtime, workload, per_gpu)),
         serving=serving or ServingInfo(),
         fits=chosen is not None,
         layout=layout,

@@ -94,6 +94,8 @@ class RuntimeInfo(_Model):
     tokens_per_block: int
     max_tokens_in_paged_kv_cache: int | None = None
     use_parallel_embedding: bool = False
+    # PyTorch flow: the batch sizes CUDA graphs are captured for (counted in memory, written to model.yaml)
+    cuda_graph_batch_sizes: list[int] | None = None
 
 
 class LayoutInfo(_Model):

@@ -256,3 +256,7 @@ class RuntimeProfile(_Frozen):
     # PyTorch flow: batch sizes CUDA graphs are captured for; None: the release's default
     # (CudaGraphConfig with max_batch_size 128), () : no CUDA graphs.
     cuda_graph_batch_sizes: tuple[PositiveInt, ...] | None = None
+    # PyTorch flow, with cuda_graph_batch_sizes None: extend the default set to max_batch_size (powers of
+    # two past 128, and the maximum itself), so that every batch the executor admits replays a graph; what
+    # the planner emits (CudaGraphConfig.max_batch_size = max_batch_size, as NVIDIA's deployment guides set)
+    cuda_graphs_cover_batch: bool = False

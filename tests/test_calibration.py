@@ -302,6 +302,22 @@ def test_pytorch_cuda_graphs_must_fit_what_the_fraction_leaves():
     assert s.total_bytes <= s.capacity_bytes
 
 
+def test_pytorch_graphs_covering_the_batch_are_cut_where_the_logs_ran():
+    # The planner captures graphs up to max_batch_size. At W0's batch 4096 and fraction 0.95 they do not fit
+    # (W0 ran out of memory capturing 4096), so the set is cut after 2048: W0b captured up to 2048 and ran.
+    gpu = catalog.get_gpu("h100").model_copy(update={"cuda_total_bytes": int(79.18 * GIB)})
+    wl = Workload(max_batch_size=4096, max_input_len=129, max_output_len=128, max_num_tokens=8192)
+    rt = RuntimeProfile(kv_cache_free_gpu_mem_fraction=0.95, tokens_per_block=32, flow="pytorch",
+                        cuda_graphs_cover_batch=True)
+    (s,) = layout_memory(catalog.get_model("llama-3.1-8b"), "fp8", "fp8", 1, 1, wl, gpu, rt)
+    assert s.cuda_graph_max_batch == 2048
+    assert 0 < s.cuda_graph_bytes <= s.free_bytes - s.kv_cache_bytes
+    # with room to spare the set runs to the batch itself
+    (roomy,) = layout_memory(catalog.get_model("llama-3.1-8b"), "fp8", "fp8", 1, 1,
+                             wl.model_copy(update={"max_batch_size": 1000}), gpu, rt)
+    assert roomy.cuda_graph_max_batch == 1000
+
+
 def test_pytorch_memory_outside_torch_at_tp2():
     # "Memory used outside torch": 2.89 GiB at TP 2 including the 0.16 GiB temporary KV cache
     (s,), _, _ = _pytorch_run("W4_tp2")

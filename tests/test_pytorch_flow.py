@@ -131,6 +131,29 @@ def test_model_yaml_carries_the_plan():
     assert set(args) - {"triton_config"} <= set(spec.llm_args.arguments)
 
 
+@pytest.mark.parametrize("batch, top", [(512, [128, 256, 512]), (100, [31, 32, 64, 100])])
+def test_model_yaml_graphs_cover_the_largest_batch_the_plan_counted(batch, top):
+    # NVIDIA's deployment guides set cuda_graph_config max_batch_size to max_batch_size: no admitted batch
+    # runs eagerly. The plan counts those graphs' memory and model.yaml lists exactly them.
+    from planner import catalog
+    from planner.memory.pytorch import cuda_graph_bytes
+    from planner.specs import RuntimeProfile, Workload
+
+    p = make_plan("llama-3.1-8b", "h100x1", quant="fp8", kv_cache_dtype="fp8", max_batch_size=batch,
+                  max_input_len=1000, max_output_len=200)
+    sizes = p.runtime.cuda_graph_batch_sizes
+    assert sizes[-len(top):] == top and sizes[:31] == list(range(1, 32))
+    assert _yaml(render_all(p))["cuda_graph_config"] == {"batch_sizes": sizes, "max_batch_size": batch,
+                                                         "enable_padding": True}
+    (s,) = p.memory.per_gpu
+    w = p.workload
+    workload = Workload(max_batch_size=w.max_batch_size, max_input_len=w.max_input_len,
+                        max_output_len=w.max_output_len, max_num_tokens=w.max_num_tokens)
+    given = RuntimeProfile(flow="pytorch", cuda_graph_batch_sizes=tuple(sizes))
+    assert s.cuda_graph_max_batch == batch
+    assert s.cuda_graph_bytes == cuda_graph_bytes(catalog.get_model("llama-3.1-8b"), "fp8", 1, workload, given, True)
+
+
 def test_moe_model_yaml_has_expert_parallelism():
     args = _yaml(render_all(make_plan("deepseek-v3", "h200x8", quant="fp8")))
     assert args["moe_expert_parallel_size"] * args["moe_tensor_parallel_size"] == args["tensor_parallel_size"]

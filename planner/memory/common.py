@@ -63,6 +63,7 @@ class StageMemory:
     decoder_bytes: int = 0
     comm_bytes: int = 0  # NCCL communicators, all-reduce workspace, PP send/recv
     cuda_graph_bytes: int = 0  # PyTorch flow: graphs captured after the pool is sized
+    cuda_graph_max_batch: int = 0  # PyTorch flow: the largest batch size those graphs are captured for
     profiling_kv_bytes: int = 0  # PyTorch flow: the temporary KV cache of the profiling pass
     profiling_peak_bytes: int = 0  # PyTorch flow: `Peak memory during memory usage profiling`
 

@@ -24,6 +24,7 @@ W0b_cg2048.txt, W4_tp2.txt).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -115,17 +116,36 @@ def profiling_activation_bytes(model: ModelSpec, weights: str, tp: int, workload
 def cuda_graph_batch_sizes(runtime: RuntimeProfile, max_batch_size: int) -> tuple[int, ...]:
     """Batch sizes the executor captures: the configured list, or CudaGraphConfig's default
     (1..31, 32, 64, 128, powers of two up to its max_batch_size 128, and that maximum), keeping those
-    the executor's max_batch_size admits (PyTorchModelEngine filters larger ones)."""
-    return _graph_sizes(runtime.cuda_graph_batch_sizes, max_batch_size)
+    the executor's max_batch_size admits (PyTorchModelEngine filters larger ones). With
+    `cuda_graphs_cover_batch` the default set is generated for max_batch_size itself, as CudaGraphConfig
+    does for a max_batch_size it is given, and ends at it: no admitted batch is left without a graph."""
+    return _graph_sizes(runtime.cuda_graph_batch_sizes, max_batch_size, runtime.cuda_graphs_cover_batch)
 
 
 @lru_cache(maxsize=256)
-def _graph_sizes(sizes: tuple[int, ...] | None, max_batch_size: int) -> tuple[int, ...]:
+def _graph_sizes(sizes: tuple[int, ...] | None, max_batch_size: int, cover: bool = False) -> tuple[int, ...]:
     if sizes is None:
-        top = DEFAULT_CUDA_GRAPH_MAX_BATCH
+        top = max(DEFAULT_CUDA_GRAPH_MAX_BATCH, max_batch_size) if cover else DEFAULT_CUDA_GRAPH_MAX_BATCH
         default = list(range(1, 32)) + [32, 64, 128] + [2 ** i for i in range(8, math.ceil(math.log2(top)))]
         sizes = tuple(sorted({s for s in default if s <= top} | {top}))
+        if cover:
+            sizes = tuple(sorted({s for s in sizes if s < max_batch_size} | {max_batch_size}))
     return tuple(s for s in sizes if s <= max_batch_size)
+
+
+def fitting_graph_sizes(sizes: tuple[int, ...], bytes_of: Callable[[tuple[int, ...]], int],
+                        room: int) -> tuple[tuple[int, ...], int]:
+    """(sizes, bytes) of the graphs a stage captures when the set that covers max_batch_size would not fit in
+    the `room` the KV pool leaves: the set cut after its largest size whose graphs fit, but never below the
+    release's default set (up to 128), whose failure to fit rejects the layout as before. The batches above
+    the cut run eagerly."""
+    floor = [s for s in sizes if s <= DEFAULT_CUDA_GRAPH_MAX_BATCH]
+    for top in sorted((s for s in sizes if s > DEFAULT_CUDA_GRAPH_MAX_BATCH), reverse=True)[1:]:
+        kept = tuple(s for s in sizes if s <= top)
+        need = bytes_of(kept)
+        if need <= room:
+            return kept, need
+    return tuple(floor), bytes_of(tuple(floor))
 
 
 def cuda_graph_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload, runtime: RuntimeProfile,
@@ -138,7 +158,12 @@ def cuda_graph_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload
     after capturing batch 4096 the pool held 3.44 GiB (this rule: 3.46 GiB), and the next capture, of
     2048, asked for 1002 MiB more, exactly 2048 × 128,256 × 4 bytes of fp32 logits (W0_nvidia_exact.txt).
     """
-    sizes = cuda_graph_batch_sizes(runtime, workload.max_batch_size)
+    return _graph_set_bytes(model, weights, tp, workload, cuda_graph_batch_sizes(runtime, workload.max_batch_size),
+                            is_last, costs, attention_dp)
+
+
+def _graph_set_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload, sizes: tuple[int, ...],
+                     is_last: bool, costs: PytorchCosts, attention_dp: bool) -> int:
     if not sizes:
         return 0
     beam = workload.max_beam_width
@@ -165,6 +190,12 @@ def stage(setup: Setup, shape: StageShape, costs: PytorchCosts = DEFAULT_PYTORCH
     _, blocks = kv_pool(free, bpt, rt)
     kv = blocks * rt.tokens_per_block * bpt
     overhead = reserved + costs.context_bytes + per_seq + comm
+    sizes = cuda_graph_batch_sizes(rt, setup.workload.max_batch_size)
+    if rt.cuda_graphs_cover_batch and graphs > free - kv:
+        m, wl = setup.model, setup.workload
+        sizes, graphs = fitting_graph_sizes(
+            sizes, lambda kept: _graph_set_bytes(m, setup.weights, setup.tp, wl, kept, shape.is_last, costs,
+                                                 setup.attention_dp), free - kv)
     return StageMemory(
         pp_stage=shape.stage, layers=shape.layers, first_layer=shape.first_layer, weights_bytes=w,
         kv_cache_bytes=kv, activation_bytes=a, overhead_bytes=overhead,
@@ -172,6 +203,7 @@ def stage(setup: Setup, shape: StageShape, costs: PytorchCosts = DEFAULT_PYTORCH
         kv_bytes_per_token=bpt, kv_blocks=blocks, kv_tokens=blocks * rt.tokens_per_block, flow="pytorch",
         cuda_total_bytes=total_cuda, reserved_bytes=reserved, context_bytes=costs.context_bytes,
         runtime_buffers_bytes=per_seq, decoder_bytes=0, comm_bytes=comm, cuda_graph_bytes=graphs,
+        cuda_graph_max_batch=max(sizes, default=0),
         profiling_kv_bytes=temp_kv, profiling_peak_bytes=peak,
     )
 

@@ -74,12 +74,13 @@ def llm_arguments(plan: Plan) -> dict[str, Any]:
         kv["max_attention_window"] = list(plan.kv_cache.attention_windows)
     args["kv_cache_config"] = kv
     # CUDA graphs, captured after the KV pool is sized in the memory the fraction leaves: written out as
-    # the batch sizes the memory model counted (the release's default set, up to max_batch_size), so the
-    # runtime captures exactly what the plan paid for. Padding rounds a batch between two captured sizes
-    # (33..63, 65..127) up to the next graph instead of running it eagerly, the graph-replayed step the
-    # performance model times. Off by default; CudaGraphConfig.enable_padding's description (tensorrt_llm/
-    # llmapi/llm_args.py, 1.x) calls it "usually a net win", and NVIDIA's deployment guides set it
-    # (deployment-guide-for-gpt-oss-on-trtllm, TensorRT-LLM 1.3.0rc7 docs).
+    # the batch sizes the memory model counted (the release's default set, extended to max_batch_size), so
+    # the runtime captures exactly what the plan paid for, up to the largest batch it admits. Padding
+    # rounds a batch between two captured sizes (33..63, 65..127, ...) up to the next graph instead of
+    # running it eagerly: the graph-replayed step the performance model times. Both as NVIDIA's deployment
+    # guides set them (cuda_graph_config max_batch_size "the same value as the --max_batch_size", and
+    # enable_padding: deployment-guide-for-gpt-oss-on-trtllm, TensorRT-LLM 1.3.0rc7 docs); padding is off by
+    # default, and CudaGraphConfig's description calls it "usually a net win" (tensorrt_llm/llmapi/llm_args.py).
     sizes = list(_graph_batch_sizes(plan))
     if sizes:
         args["cuda_graph_config"] = {"batch_sizes": sizes, "max_batch_size": max(sizes), "enable_padding": True}
@@ -88,12 +89,13 @@ def llm_arguments(plan: Plan) -> dict[str, Any]:
 
 
 def _graph_batch_sizes(plan: Plan) -> tuple[int, ...]:
+    """The sizes the plan counted; a plan written before it carried them had the release's default set."""
+    if plan.runtime.cuda_graph_batch_sizes is not None:
+        return tuple(plan.runtime.cuda_graph_batch_sizes)
     from planner.memory.pytorch import cuda_graph_batch_sizes
     from planner.specs import RuntimeProfile
 
-    chosen = getattr(plan.runtime, "cuda_graph_batch_sizes", None)
-    runtime = RuntimeProfile(flow="pytorch", cuda_graph_batch_sizes=tuple(chosen) if chosen else None)
-    return cuda_graph_batch_sizes(runtime, plan.workload.max_batch_size)
+    return cuda_graph_batch_sizes(RuntimeProfile(flow="pytorch"), plan.workload.max_batch_size)
 
 
 def check_arguments(args: dict[str, Any], spec: PytorchFlowSpec, version: str) -> None:
