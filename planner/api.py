@@ -68,7 +68,17 @@ def resolve_model(model: str | ModelSpec | None, model_path: str | None = None) 
         return spec.model_copy(update={"params": params, "params_source": "safetensors headers"}) if params else spec
     if not model:
         raise InputError("name a model (e.g. llama-3.1-70b) or give --model PATH")
-    return catalog.get_model(model)
+    try:
+        return catalog.get_model(model)
+    except InputError as exc:
+        import os
+
+        if os.path.exists(model):  # a local checkpoint given as MODEL: read as --model PATH reads it
+            return resolve_model(None, model)
+        if "/" in model:  # a Hugging Face repo id the catalog does not know: nothing here fetches it
+            raise InputError(f"{exc.message}; nor is it a local path: download the checkpoint's config.json "
+                             "and give its directory") from None
+        raise
 
 
 def check_hardware(gpu: GpuSpec, weights: str, kv_dtype: str, model: ModelSpec | None = None,

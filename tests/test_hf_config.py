@@ -55,6 +55,25 @@ def test_plan_from_local_model(tmp_path):
     assert plan.fits and plan.model.architecture == "llama"
 
 
+def test_a_checkpoint_directory_given_as_model_is_read_as_model_path(tmp_path, capsys):
+    from planner.cli import main
+
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_8B))
+    by_path = make_plan(str(tmp_path), gpus="l40sx1", max_batch_size=4)
+    by_option = make_plan(model_path=str(tmp_path), gpus="l40sx1", max_batch_size=4)
+    assert by_path.memory == by_option.memory and by_path.layout == by_option.layout
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", str(tmp_path), "--gpus", "l40sx1", "--max-batch-size", "4", "--format", "json"])
+    assert exc.value.code == 0 and json.loads(capsys.readouterr().out)["fits"]
+
+
+def test_a_repo_id_the_catalog_lacks_says_it_is_not_a_local_path_either():
+    # the catalog knows repo ids by their tail; one it lacks is no local file and cannot be fetched here
+    with pytest.raises(InputError, match=r"did you mean llama-3\.1-8b.*nor is it a local path"):
+        make_plan("meta-llama/Llama-3.1-8B-Instructt", gpus="l40sx1")
+    assert make_plan("meta-llama/Llama-3.1-8B", gpus="h100x1").model.name == "llama-3.1-8b"
+
+
 @pytest.mark.parametrize(
     "model_type,extra",
     [
