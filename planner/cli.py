@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from planner.startup import skip_pydantic_plugin_discovery
+from planner.startup import collect_garbage_rarely, skip_pydantic_plugin_discovery
 
 skip_pydantic_plugin_discovery()  # before pydantic is first imported
+collect_garbage_rarely()  # before click and pydantic allocate their modules and schemas
 
 import click  # noqa: E402
 

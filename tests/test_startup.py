@@ -37,6 +37,16 @@ def test_a_plan_from_the_command_line_imports_no_plugin_discovery_no_yaml_and_no
     assert _probe().split() == ["True", "False", "False", "False"]
 
 
+def test_the_command_line_collects_garbage_rarely_and_the_api_as_python_does():
+    code = ("import gc, sys\ndefault = gc.get_threshold()\nimport {}\n"
+            "print(gc.get_threshold()[0], default[0], gc.get_threshold()[1:] == default[1:])")
+    run = [sys.executable, "-c"]
+    cli = subprocess.run(run + [code.format("planner.cli")], capture_output=True, text=True, check=True).stdout
+    api = subprocess.run(run + [code.format("planner.api")], capture_output=True, text=True, check=True).stdout
+    assert cli.split() == ["100000", "700", "True"]
+    assert api.split() == ["700", "700", "True"]
+
+
 def test_a_user_naming_plugins_keeps_pydantics_discovery():
     assert _probe({"PYDANTIC_DISABLE_PLUGINS": "some_plugin"}).split()[:2] == ["True", "True"]
 
