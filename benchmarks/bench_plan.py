@@ -1,6 +1,6 @@
 """Timings of the planner: the cold command and sweeps of the catalogs through the Python API.
 
-    python benchmarks/bench_plan.py [--runs N] [--no-sweep | --sweep catalog|quantizations]
+    python benchmarks/bench_plan.py [--runs N] [--no-sweep | --sweep catalog|quantizations] [--instructions]
 
 The cold command is `planner plan llama-3.1-70b --gpus h100x8` as a fresh process, run as an
 installed planner runs: its bytecode compiled (pip compiles a wheel's modules; the benchmark runs
@@ -10,6 +10,10 @@ printed apart). Beside each wall time, the CPU time (user + sys): on a shared, l
 wall time counts the waits for a core, the CPU time does not. Alternating with it, the floor any
 command built on click and pydantic pays on the same interpreter (start-up, both imports, one model
 built and dumped), and the planner's own share above it: a machine's speed moves both alike.
+
+`--instructions` counts instead of timing: the instructions the cold command (json) and the floor execute,
+under valgrind's callgrind (needs valgrind; about a minute). The count does not move with a machine's speed or
+load, so it tells whether a change made the command cheaper where the wall times of a shared machine cannot.
 
 Two sweeps, each plan with its performance figures:
 - the catalog: every catalog model on one node of every catalog GPU, as `planner plan MODEL
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -77,6 +82,23 @@ def sweep(quantizations: bool) -> tuple[int, int, float, float]:
     return plans, fits, time.perf_counter() - start, time.process_time() - cpu
 
 
+def instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions `argv` executes, counted by callgrind."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg", *argv],
+                             capture_output=True, text=True, env=env, check=True).stderr
+    return int(re.search(r"I\s+refs:\s+([\d,]+)", out).group(1).replace(",", ""))
+
+
+def report_instructions(argv: dict[str, list[str]], env: dict[str, str]) -> None:
+    if not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (callgrind) on PATH")
+    counts = {name: instructions(argv[name], env) for name in ("json", "floor")}
+    print(f"instructions (callgrind): cold `planner plan llama-3.1-70b --gpus h100x8 --format json` "
+          f"{counts['json'] / 1e6:,.1f} M; floor {counts['floor'] / 1e6:,.1f} M; the planner's own share "
+          f"{(counts['json'] - counts['floor']) / 1e6:,.1f} M ({1 - counts['floor'] / counts['json']:.0%})")
+
+
 def _ms(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:.0f} ms, worst {max(values) * 1000:.0f} ms"
 
@@ -86,6 +108,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--no-sweep", action="store_true", help="time the cold command only")
     parser.add_argument("--sweep", choices=("catalog", "quantizations"), help="run one sweep only")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count the cold command's and the floor's instructions (callgrind) instead of timing")
     args = parser.parse_args()
     if args.sweep:
         report_sweep(args.sweep)
@@ -96,7 +120,10 @@ def main() -> None:
         env = {**os.environ, "PLANNER_CACHE_DIR": cache}
         argv = {fmt: [exe, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--format", fmt] for fmt in ("table", "json")}
         argv["floor"] = [sys.executable, "-c", FLOOR]
-        first, _ = cold_command(argv["table"], 1, env)
+        first, _ = cold_command(argv["table"], 1, env)  # also fills the package-data cache
+        if args.instructions:
+            report_instructions(argv, env)
+            return
         print(f"first run (empty package-data cache), table: {first[0] * 1000:.0f} ms wall")
         # the formats alternate, so that a machine whose speed drifts weighs on both alike
         walls = {fmt: [] for fmt in argv}
