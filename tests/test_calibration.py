@@ -316,6 +316,10 @@ def test_pytorch_graphs_covering_the_batch_are_cut_where_the_logs_ran():
     (roomy,) = layout_memory(catalog.get_model("llama-3.1-8b"), "fp8", "fp8", 1, 1,
                              wl.model_copy(update={"max_batch_size": 1000}), gpu, rt)
     assert roomy.cuda_graph_max_batch == 1000
+    # with no room even for 256 the release's default set is kept, and its failure to fit rejects the layout
+    tight = rt.model_copy(update={"kv_cache_free_gpu_mem_fraction": 0.997})
+    stages = layout_memory(catalog.get_model("llama-3.1-8b"), "fp8", "fp8", 1, 1, wl, gpu, tight)
+    assert stages[0].cuda_graph_max_batch == 128 and "CUDA graphs" in memory_reason(stages, wl, tight)
 
 
 def test_pytorch_memory_outside_torch_at_tp2():

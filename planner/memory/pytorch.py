@@ -133,19 +133,18 @@ def _graph_sizes(sizes: tuple[int, ...] | None, max_batch_size: int, cover: bool
     return tuple(s for s in sizes if s <= max_batch_size)
 
 
-def fitting_graph_sizes(sizes: tuple[int, ...], bytes_of: Callable[[tuple[int, ...]], int],
-                        room: int) -> tuple[tuple[int, ...], int]:
+def fitting_graph_sizes(sizes: tuple[int, ...], default: tuple[int, ...],
+                        bytes_of: Callable[[tuple[int, ...]], int], room: int) -> tuple[tuple[int, ...], int]:
     """(sizes, bytes) of the graphs a stage captures when the set that covers max_batch_size would not fit in
-    the `room` the KV pool leaves: the set cut after its largest size whose graphs fit, but never below the
-    release's default set (up to 128), whose failure to fit rejects the layout as before. The batches above
-    the cut run eagerly."""
-    floor = [s for s in sizes if s <= DEFAULT_CUDA_GRAPH_MAX_BATCH]
+    the `room` the KV pool leaves: the set cut after its largest size above 128 whose graphs fit, else the
+    release's `default` set, whose failure to fit rejects the layout as before. Batches above the cut run
+    eagerly."""
     for top in sorted((s for s in sizes if s > DEFAULT_CUDA_GRAPH_MAX_BATCH), reverse=True)[1:]:
         kept = tuple(s for s in sizes if s <= top)
         need = bytes_of(kept)
         if need <= room:
             return kept, need
-    return tuple(floor), bytes_of(tuple(floor))
+    return default, bytes_of(default)
 
 
 def cuda_graph_bytes(model: ModelSpec, weights: str, tp: int, workload: Workload, runtime: RuntimeProfile,
@@ -194,8 +193,9 @@ def stage(setup: Setup, shape: StageShape, costs: PytorchCosts = DEFAULT_PYTORCH
     if rt.cuda_graphs_cover_batch and graphs > free - kv:
         m, wl = setup.model, setup.workload
         sizes, graphs = fitting_graph_sizes(
-            sizes, lambda kept: _graph_set_bytes(m, setup.weights, setup.tp, wl, kept, shape.is_last, costs,
-                                                 setup.attention_dp), free - kv)
+            sizes, _graph_sizes(None, wl.max_batch_size),
+            lambda kept: _graph_set_bytes(m, setup.weights, setup.tp, wl, kept, shape.is_last, costs,
+                                          setup.attention_dp), free - kv)
     return StageMemory(
         pp_stage=shape.stage, layers=shape.layers, first_layer=shape.first_layer, weights_bytes=w,
         kv_cache_bytes=kv, activation_bytes=a, overhead_bytes=overhead,
