@@ -69,9 +69,54 @@ def test_a_fitting_plan_fits_its_gpus(model, quant, gpu, batch, inp, out):
             assert s.weights_bytes + s.activation_bytes + s.overhead_bytes < s.capacity_bytes
         assert plan.kv_cache.max_tokens >= plan.kv_cache.required_tokens
         assert plan.layout.tp * plan.layout.pp * plan.layout.replicas <= plan.fleet.total_gpus
+        if plan.target.flow == "pytorch":  # the graphs it emits fit in what every stage's pool leaves
+            sizes = plan.runtime.cuda_graph_batch_sizes
+            assert sizes == sorted(set(sizes)) and sizes[-1] <= plan.workload.max_batch_size
+            for s in plan.memory.per_gpu:
+                assert s.cuda_graph_bytes <= s.free_bytes - s.kv_cache_bytes and s.cuda_graph_max_batch >= sizes[-1]
         assert structural_reason(model, quant, plan.layout.tp, plan.layout.pp,
                                  Fleet(gpu=catalog.get_gpu(gpu), gpus_per_node=8), plan.layout.ep or 1,
                                  plan.layout.attention_dp, plan.target.flow, plan.target.trtllm_version) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(models, st.sampled_from(["bf16", "fp8"]), st.sampled_from(["h100", "h200", "l40s"]),
+       st.integers(1, 4096), st.sampled_from([0.9, 0.95, 0.99]), st.sampled_from([1, 2, 4, 8]))
+def test_the_graphs_a_pytorch_plan_captures_fit_and_are_cut_only_where_they_must_be(model, quant, gpu, batch,
+                                                                                   fraction, tp):
+    from planner.api import make_plan
+    from planner.errors import InputError
+    from planner.memory.pytorch import cuda_graph_batch_sizes, cuda_graph_bytes
+
+    try:
+        plan = make_plan(model, f"{gpu}x8", quant=quant, max_batch_size=batch, max_input_len=128, max_output_len=128,
+                         kv_cache_free_gpu_mem_fraction=fraction, flow="pytorch", tp=tp, pp=1)
+    except InputError:
+        return  # a layout the model cannot take, a scheme the GPU cannot run
+    (stage,) = plan.memory.per_gpu
+    if stage.free_bytes <= 0:
+        return
+    covering = list(cuda_graph_batch_sizes(RuntimeProfile(flow="pytorch", cuda_graphs_cover_batch=True), batch))
+    default = list(cuda_graph_batch_sizes(RuntimeProfile(flow="pytorch"), batch))
+    sizes = plan.runtime.cuda_graph_batch_sizes
+    assert covering[-1] == batch and stage.cuda_graph_max_batch == sizes[-1]
+    room = stage.free_bytes - stage.kv_cache_bytes
+    w = plan.workload
+    workload = Workload(max_batch_size=w.max_batch_size, max_input_len=w.max_input_len,
+                        max_output_len=w.max_output_len, max_num_tokens=w.max_num_tokens)
+
+    def need(kept: list[int]) -> int:
+        rt = RuntimeProfile(flow="pytorch", cuda_graph_batch_sizes=tuple(kept))
+        return cuda_graph_bytes(model, quant, tp, workload, rt, True, attention_dp=plan.layout.attention_dp)
+
+    assert stage.cuda_graph_bytes == need(sizes)
+    if sizes == covering:
+        assert need(covering) <= room  # nothing was cut: the whole set fits
+    else:  # cut: the next size up would not have fitted (or the default set is all that is left)
+        assert sizes == default or (sizes == covering[:len(sizes)] and sizes[-1] > 128)
+        assert need(covering[:len(sizes) + 1]) > room
+    if plan.fits:
+        assert stage.cuda_graph_bytes <= room
 
 
 def test_schemes_cover_the_cli_choices():
