@@ -152,7 +152,7 @@ def _shared(cls: type[Workload] | type[RuntimeProfile], **fields: Any) -> Worklo
     return cls(**fields)
 
 
-def _graph_sizes(runtime: RuntimeProfile, workload: Workload, stages: list[StageMemory]) -> list[int] | None:
+def _captured_graph_sizes(runtime: RuntimeProfile, workload: Workload, stages: list[StageMemory]) -> list[int] | None:
     """The batch sizes the PyTorch flow captures CUDA graphs for, as the memory model counted them: one set for
     every rank, cut where the stage with the least room cut it."""
     if runtime.flow != "pytorch":
@@ -710,7 +710,7 @@ def _assemble(spec: ModelSpec, fleet: Fleet, quant: str, kv_dtype: str, act: str
                             tokens_per_block=runtime.tokens_per_block,
                             max_tokens_in_paged_kv_cache=runtime.max_tokens_in_paged_kv_cache,
                             use_parallel_embedding=runtime.use_parallel_embedding,
-                            cuda_graph_batch_sizes=_graph_sizes(runtime, workload, per_gpu)),
+                            cuda_graph_batch_sizes=_captured_graph_sizes(runtime, workload, per_gpu)),
         serving=serving or ServingInfo(),
         fits=chosen is not None,
         layout=layout,
