@@ -150,13 +150,15 @@ class ModelSpec(_Frozen):
         # fifty-odd fields (nested ones included) on each lookup was a tenth of a plan's time. The spec
         # is frozen, so its hash is computed once per instance; it is kept outside the instance (a copy
         # made with model_copy(update=...) must not inherit it) and dropped when the instance dies,
-        # before its id can be reused.
+        # before its id can be reused. A weak reference's callback drops it: weakref.finalize would
+        # register an exit handler, and the command line skips the interpreter's teardown only when
+        # none is registered.
         key = id(self)
-        cached = _SPEC_HASHES.get(key)
-        if cached is None:
-            cached = _SPEC_HASHES[key] = hash(tuple(self.__dict__[name] for name in type(self).model_fields))
-            weakref.finalize(self, _SPEC_HASHES.pop, key, None)
-        return cached
+        entry = _SPEC_HASHES.get(key)
+        if entry is None:
+            entry = _SPEC_HASHES[key] = (hash(tuple(self.__dict__[name] for name in type(self).model_fields)),
+                                         weakref.ref(self, lambda _, key=key: _SPEC_HASHES.pop(key, None)))
+        return entry[0]
 
     def attention_kind(self, layer: int) -> str:
         """"full", "sliding" or "chunked" for decoder layer `layer` (0-based)."""
@@ -174,7 +176,8 @@ class ModelSpec(_Frozen):
         return (layer + 1) % moe.layer_step == 0
 
 
-_SPEC_HASHES: dict[int, int] = {}  # id of a live ModelSpec -> its hash (ModelSpec.__hash__)
+# id of a live ModelSpec -> (its hash, a weak reference that drops the entry)
+_SPEC_HASHES: dict[int, tuple[int, weakref.ref]] = {}
 
 
 class GpuSpec(_Frozen):
