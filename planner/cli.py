@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from planner.startup import collect_garbage_rarely, skip_pydantic_plugin_discovery
+from planner.startup import collect_garbage_rarely, exit_now, skip_pydantic_plugin_discovery
 
 skip_pydantic_plugin_discovery()  # before pydantic is first imported
 collect_garbage_rarely()  # before click and pydantic allocate their modules and schemas
@@ -605,6 +605,15 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    sys.exit(_main(argv))
+
+
+def run() -> None:
+    """The `planner` command: main() without the interpreter's teardown when none is owed."""
+    exit_now(_main(None))
+
+
+def _main(argv: list[str] | None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="planner", standalone_mode=False)
@@ -652,7 +661,7 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         _discard_stdout()
         code = _fail(f"cannot write the output: {exc.strerror or exc}", EXIT_IO_ERROR)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    return code if isinstance(code, int) else EXIT_OK
 
 
-__all__ = ["cli", "main", "EXIT_NO_FIT"]
+__all__ = ["cli", "main", "run", "EXIT_NO_FIT"]

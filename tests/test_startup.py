@@ -60,3 +60,52 @@ def test_pydantic_asks_its_plugin_loader_for_get_plugins_only():
         for match in re.finditer(r"from (?:pydantic\.plugin\.|\.)?_loader import ([\w, ]+)", source.read_text()):
             imports.update(name.strip() for name in match.group(1).split(","))
     assert imports == {"get_plugins"}
+
+
+TEARDOWN_PROBE = """
+import atexit, sys
+import planner.cli
+class Witness:
+    def __del__(self):
+        print("torn down", file=sys.stderr)
+witness = Witness()
+if {handler}:
+    atexit.register(print, "exit handler ran", file=sys.stderr)
+sys.argv = ["planner", "plan", "llama-3.1-8b", "--gpus", "{fleet}", "--format", "json"]
+planner.cli.run()
+"""
+
+
+def _run_command(handler: bool, fleet: str = "h100x1") -> subprocess.CompletedProcess:
+    code = TEARDOWN_PROBE.format(handler=handler, fleet=fleet)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_the_command_skips_the_interpreters_teardown_and_loses_no_output():
+    import json
+
+    done = _run_command(handler=False)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["fits"] is True  # the whole document, flushed before the exit
+    assert "torn down" not in done.stderr
+
+
+def test_the_command_keeps_the_exit_code_without_teardown():
+    done = _run_command(handler=False, fleet="l40sx1-nope")
+    assert done.returncode == 2 and "torn down" not in done.stderr and "planner: error" in done.stderr
+
+
+def test_the_command_tears_down_when_an_exit_handler_is_registered():
+    done = _run_command(handler=True)
+    assert done.returncode == 0
+    assert "exit handler ran" in done.stderr and "torn down" in done.stderr
+
+
+def test_a_live_thread_is_joined_before_the_command_exits():
+    code = TEARDOWN_PROBE.format(handler=False, fleet="h100x1").replace(
+        "planner.cli.run()",
+        "import threading, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('thread finished', file=sys.stderr))).start()\n"
+        "planner.cli.run()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and "thread finished" in done.stderr and "torn down" in done.stderr
