@@ -9,7 +9,8 @@ cached (planner.package_data; the first run of a new version fills the cache, an
 printed apart). Beside each wall time, the CPU time (user + sys): on a shared, loaded machine the
 wall time counts the waits for a core, the CPU time does not. Alternating with it, the floor any
 command built on click and pydantic pays on the same interpreter (start-up, both imports, one model
-built and dumped), and the planner's own share above it: a machine's speed moves both alike.
+built and dumped, the exit without teardown that the planner takes), and the planner's own share
+above it: a machine's speed moves both alike.
 
 `--instructions` counts instead of timing: the instructions the cold command (json) and the floor execute,
 under valgrind's callgrind (needs valgrind; about a minute). The count does not move with a machine's speed or
@@ -56,9 +57,10 @@ def cold_command(argv: list[str], runs: int, env: dict[str, str]) -> tuple[list[
     return walls, cpus
 
 
-# What any click + pydantic command pays before its own work: the interpreter, both imports, one model.
-FLOOR = ("import click\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\n"
-         "M(x=1).model_dump_json()")
+# What any click + pydantic command pays before its own work: the interpreter, both imports, one model,
+# and the exit the planner command takes (os._exit once the output is flushed, no interpreter teardown).
+FLOOR = ("import click, os, sys\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\n"
+         "M(x=1).model_dump_json()\nsys.stdout.flush()\nos._exit(0)")
 
 
 def sweep(quantizations: bool) -> tuple[int, int, float, float]:
