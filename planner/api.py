@@ -179,15 +179,12 @@ def _model_info(model: ModelSpec) -> ModelInfo:
 
 def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
             runtime: RuntimeProfile, rejected: list[Candidate], ask: Ask | None = None) -> list[str]:
-    """What would fit when nothing does: a smaller batch, a lighter quantization, more GPUs."""
-    static_ok = [c for c in rejected if c.stages and all(s.free_bytes > 0 for s in c.stages)]
+    """What would fit when nothing does: a smaller batch, a lighter quantization (with a smaller batch
+    if need be), more GPUs. With --ttft-ms/--tpot-ms, only what also meets them."""
     out: list[str] = []
-    per_seq = blocks_per_sequence(workload, runtime) * workload.max_beam_width
-    if static_ok:
-        best = max(static_ok, key=lambda c: (min(s.kv_blocks for s in c.stages), -c.gpus))
-        fit_batch = min(s.kv_blocks for s in best.stages) // per_seq
-        if fit_batch >= 1:
-            out.append(f"--max-batch-size {fit_batch} fits on {_name(best)}")
+    batch = _smaller_batch(ask, rejected, workload, runtime)
+    if batch:
+        out.append(batch)
     for lighter in ("fp8", "int4_awq"):
         if lighter == weights or SCHEMES[lighter].min_cc > fleet.gpu.cc:
             continue
@@ -197,19 +194,51 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         except InputError:
             continue
         too_small = _weights_exceed(model, lighter, fleet.gpu)
-        chosen, _ = search(model, lighter, kv_dtype, fleet, workload, runtime, known_misfits=too_small)
+        chosen, lighter_rejected = search(model, lighter, kv_dtype, fleet, workload, runtime, known_misfits=too_small)
+        lighter_ask = ask and ask._replace(weights=lighter, act=activation_dtype(lighter, model.dtype))
         if chosen and ask is not None:  # name the layout `--quant lighter` would give, not the fewest GPUs
-            lighter_ask = ask._replace(weights=lighter, act=activation_dtype(lighter, model.dtype))
             pick = choose(lighter_ask, _options(lighter_ask, None, None, timed=needs_speed(lighter_ask),
                                                 skip=too_small))
-            chosen = pick.cand if pick else chosen
+            chosen = pick.cand if pick else None if _has_limits(ask) else chosen
         if chosen:
             out.append(f"--quant {lighter} fits on {_name(chosen)}")
+            break
+        batch = _smaller_batch(lighter_ask, lighter_rejected, workload, runtime)
+        if batch:
+            out.append(f"--quant {lighter} {batch}")
             break
     bigger = _smallest_fleet(model, weights, kv_dtype, fleet, workload, runtime, ask)
     if bigger:
         out.append(bigger)
     return out
+
+
+def _has_limits(ask: Ask | None) -> bool:
+    return ask is not None and (ask.ttft_ms is not None or ask.tpot_ms is not None)
+
+
+def _smaller_batch(ask: Ask | None, rejected: list[Candidate], workload: Workload,
+                   runtime: RuntimeProfile) -> str | None:
+    """"--max-batch-size N fits on LAYOUT" for the layout whose KV pool holds the most sequences, when its
+    static memory fits; with latency limits, the largest N (halving) at which that layout meets them."""
+    static_ok = [c for c in rejected if c.stages and all(s.free_bytes > 0 for s in c.stages)]
+    if not static_ok:
+        return None
+    best = max(static_ok, key=lambda c: (min(s.kv_blocks for s in c.stages), -c.gpus))
+    per_seq = blocks_per_sequence(workload, runtime) * workload.max_beam_width
+    batch = min(s.kv_blocks for s in best.stages) // per_seq
+    if not 1 <= batch < workload.max_batch_size:  # a pool that holds the batch was not what failed
+        return None
+    if not _has_limits(ask):
+        return f"--max-batch-size {batch} fits on {_name(best)}"
+    replicas = ask.fleet.total_gpus // best.gpus
+    while batch >= 1:
+        est = speed(ask, best, workload.model_copy(update={"max_batch_size": batch}), replicas)
+        if not isinstance(est, str) and limit_reason(ask, est) is None:
+            return (f"--max-batch-size {batch} fits on {_name(best)} within the limits (TTFT {est.ttft_ms:.0f} ms, "
+                    f"TPOT {est.tpot_ms:.1f} ms)")
+        batch //= 2
+    return None
 
 
 def _name(cand: Candidate) -> str:
@@ -272,6 +301,8 @@ def _smallest_fleet(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet,
                 trial_ask = ask._replace(fleet=trial)
                 pick = choose(trial_ask, _options(trial_ask, None, None, timed=needs_speed(trial_ask),
                                                   skip=too_small))
+                if pick is None and _has_limits(ask):  # fits in memory, misses the limits: more GPUs may not
+                    continue
                 chosen = pick.cand if pick else chosen
             return f"--gpus {fleet_text} fits with {_name(chosen)}"
         seen_gpus, seen_tp = trial.total_gpus, min(trial.total_gpus, trial.max_tp)

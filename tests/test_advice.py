@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from planner.api import make_plan
 
 
@@ -37,3 +39,44 @@ def test_lighter_quantization_advice_names_the_layout_that_quantization_gives():
     follow = make_plan("llama-3.1-405b", "h100x8", quant=m.group(1))
     assert follow.fits
     assert (follow.layout.tp, follow.layout.pp) == (int(m.group(2)), int(m.group(3))), (line, follow.layout)
+
+
+_FLAGS = {"--max-batch-size": ("max_batch_size", int), "--quant": ("quant", str), "--gpus": ("gpus", str),
+          "--ttft-ms": ("ttft_ms", float), "--tpot-ms": ("tpot_ms", float)}
+
+
+def _follow(line: str) -> dict:
+    """The make_plan arguments an advice line tells the user to add."""
+    words = re.split(r" (?:fits|meets) ", line, maxsplit=1)[0].split()
+    assert len(words) % 2 == 0 and words, line
+    return {_FLAGS[flag][0]: _FLAGS[flag][1](value) for flag, value in zip(words[::2], words[1::2], strict=True)}
+
+
+CASES = [
+    # KV pool short: a smaller batch, fp8 with a smaller batch, more GPUs
+    ("llama-3.1-8b", "l4x1", {}),
+    # ... and a TPOT limit no batch of bf16 meets on one L4: only fp8 and more GPUs are advised
+    ("llama-3.1-8b", "l4x1", {"request_rate": 5, "ttft_ms": 500, "tpot_ms": 40}),
+    ("llama-3.1-8b", "l4x1", {"tpot_ms": 100}),
+    # static memory short at 100k-token prompts: fp8 fits only with a smaller batch
+    ("llama-3.1-405b", "h100x8", {"max_input_len": 100_000}),
+]
+
+
+@pytest.mark.parametrize("model,gpus,asked", CASES)
+def test_every_advice_line_followed_gives_a_plan_that_fits(model, gpus, asked):
+    plan = make_plan(model, gpus, **asked)
+    assert not plan.fits and plan.advice
+    for line in plan.advice:
+        follow = make_plan(model, **{"gpus": gpus, **asked, **_follow(line)})
+        assert follow.fits, (line, follow.advice)
+
+
+def test_a_smaller_batch_is_advised_within_the_limits_only():
+    free = make_plan("llama-3.1-8b", "l4x1")
+    limited = make_plan("llama-3.1-8b", "l4x1", ttft_ms=500, tpot_ms=40)
+    assert any(re.match(r"--max-batch-size \d+ fits on", a) for a in free.advice), free.advice
+    # one L4 reads bf16 Llama-3.1-8B's weights in more than 40 ms: no batch meets the limit
+    assert not any(a.startswith("--max-batch-size") for a in limited.advice), limited.advice
+    [quant] = [a for a in limited.advice if a.startswith("--quant")]
+    assert "within the limits" in quant and _follow(quant)["quant"] == "fp8", quant
