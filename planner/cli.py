@@ -138,7 +138,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--image", default=None, help="Triton TensorRT-LLM container image for deploy/.")
 def plan(model_name: str | None, model_path: str | None, fmt: str, out: str | None, force: bool, check: bool,
          trtllm_version: str | None, **options: Any) -> int:
-    """Plan MODEL on a GPU fleet: memory per GPU, minimal TP×PP layout, replicas."""
+    """Plan MODEL on a GPU fleet: memory and speed per layout, the layout the objective picks, replicas."""
     from planner.api import make_plan
     from planner.target import DEFAULT_TRTLLM_VERSION
 
