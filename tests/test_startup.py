@@ -104,8 +104,11 @@ def test_the_command_tears_down_when_an_exit_handler_is_registered():
 def test_a_live_thread_is_joined_before_the_command_exits():
     code = TEARDOWN_PROBE.format(handler=False, fleet="h100x1").replace(
         "planner.cli.run()",
-        "import threading, time\n"
-        "threading.Thread(target=lambda: (time.sleep(0.3), print('thread finished', file=sys.stderr))).start()\n"
+        # the thread outlives the command whatever its speed: it waits for the main thread to stop, which
+        # only the interpreter's shutdown does (threading._shutdown, before it joins the other threads)
+        "import threading\n"
+        "threading.Thread(target=lambda: (threading.main_thread().join(), print('thread finished', file=sys.stderr)))"
+        ".start()\n"
         "planner.cli.run()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and "thread finished" in done.stderr and "torn down" in done.stderr
