@@ -179,8 +179,9 @@ def _model_info(model: ModelSpec) -> ModelInfo:
 
 def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
             runtime: RuntimeProfile, rejected: list[Candidate], ask: Ask | None = None) -> list[str]:
-    """What would fit when nothing does: a smaller batch, a lighter quantization (with a smaller batch
-    if need be), more GPUs. With --ttft-ms/--tpot-ms, only what also meets them."""
+    """What would fit when nothing does: a smaller batch; a lighter quantization (the first that fits the
+    batch, and before it the first that fits a smaller one); more GPUs. With --ttft-ms/--tpot-ms, only what
+    also meets them."""
     out: list[str] = []
     batch = _smaller_batch(ask, rejected, workload, runtime)
     if batch:
@@ -203,10 +204,11 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         if chosen:
             out.append(f"--quant {lighter} fits on {_name(chosen)}")
             break
+        # the lighter scheme only with a smaller batch: said once, for the first such scheme (the least lossy),
+        # and the next scheme is still tried at the whole batch
         batch = _smaller_batch(lighter_ask, lighter_rejected, workload, runtime)
-        if batch:
+        if batch and not any(a.startswith("--quant") for a in out):
             out.append(f"--quant {lighter} {batch}")
-            break
     bigger = _smallest_fleet(model, weights, kv_dtype, fleet, workload, runtime, ask)
     if bigger:
         out.append(bigger)

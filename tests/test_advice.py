@@ -60,6 +60,8 @@ CASES = [
     ("llama-3.1-8b", "l4x1", {"tpot_ms": 100}),
     # static memory short at 100k-token prompts: fp8 fits only with a smaller batch
     ("llama-3.1-405b", "h100x8", {"max_input_len": 100_000}),
+    # fp8 fits a smaller batch, int4_awq the whole one: both are said
+    ("llama-3.1-70b", "dgx-sparkx1", {}),
 ]
 
 
@@ -80,3 +82,10 @@ def test_a_smaller_batch_is_advised_within_the_limits_only():
     assert not any(a.startswith("--max-batch-size") for a in limited.advice), limited.advice
     [quant] = [a for a in limited.advice if a.startswith("--quant")]
     assert "within the limits" in quant and _follow(quant)["quant"] == "fp8", quant
+
+
+def test_a_lighter_scheme_for_a_smaller_batch_does_not_hide_one_that_fits_the_batch():
+    plan = make_plan("llama-3.1-70b", "dgx-sparkx1")
+    quant = [a for a in plan.advice if a.startswith("--quant")]
+    assert [_follow(a).get("max_batch_size") is not None for a in quant] == [True, False], quant
+    assert [_follow(a)["quant"] for a in quant] == ["fp8", "int4_awq"], quant
