@@ -177,8 +177,14 @@ def _model_info(model: ModelSpec) -> ModelInfo:
     )
 
 
+def _kv_contradicts(act: str, kv_dtype: str) -> bool:
+    """An unquantized KV cache in another dtype than the activations, which no flow builds."""
+    return kv_dtype == "fp32" and act != "fp32" or act == "fp32" and kv_dtype in ("fp16", "bf16")
+
+
 def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workload: Workload,
-            runtime: RuntimeProfile, rejected: list[Candidate], ask: Ask | None = None) -> list[str]:
+            runtime: RuntimeProfile, rejected: list[Candidate], ask: Ask | None = None,
+            kv_given: str | None = None) -> list[str]:
     """What would fit when nothing does: a smaller batch; a lighter quantization (the first that fits the
     batch, and before it the first that fits a smaller one); more GPUs. With --ttft-ms/--tpot-ms, only what
     also meets them."""
@@ -186,17 +192,23 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
     batch = _smaller_batch(ask, rejected, workload, runtime)
     if batch:
         out.append(batch)
-    for lighter in ("fp8", "int4_awq"):
+    # a checkpoint stored quantized loads as it is: --quant with another scheme is refused (checkpoint_quantization)
+    for lighter in () if model.checkpoint_quant else ("fp8", "int4_awq"):
         if lighter == weights or SCHEMES[lighter].min_cc > fleet.gpu.cc:
             continue
+        # the KV dtype `--quant lighter` gives: the one asked for, else the lighter scheme's activations
+        act = activation_dtype(lighter, model.dtype)
+        kv = (kv_given or act).lower()
         try:
             engine = runtime.trtllm_version if runtime.flow == "engine" else None
-            check_hardware(fleet.gpu, lighter, kv_dtype, model, engine, runtime.use_parallel_embedding)
+            check_hardware(fleet.gpu, lighter, kv, model, engine, runtime.use_parallel_embedding)
         except InputError:
             continue
+        if _kv_contradicts(act, kv):
+            continue
         too_small = _weights_exceed(model, lighter, fleet.gpu)
-        chosen, lighter_rejected = search(model, lighter, kv_dtype, fleet, workload, runtime, known_misfits=too_small)
-        lighter_ask = ask and ask._replace(weights=lighter, act=activation_dtype(lighter, model.dtype))
+        chosen, lighter_rejected = search(model, lighter, kv, fleet, workload, runtime, known_misfits=too_small)
+        lighter_ask = ask and ask._replace(weights=lighter, act=act, kv_dtype=kv)
         if chosen and ask is not None:  # name the layout `--quant lighter` would give, not the fewest GPUs
             pick = choose(lighter_ask, _options(lighter_ask, None, None, timed=needs_speed(lighter_ask),
                                                 skip=too_small))
@@ -388,7 +400,7 @@ def make_plan(
     # Llama-3.1-8B in fp32, i.e. 4 bytes per element)
     kv_dtype = (kv_cache_dtype or act).lower()
     check_hardware(fleet.gpu, quant, kv_dtype)
-    if kv_dtype == "fp32" and act != "fp32" or act == "fp32" and kv_dtype in ("fp16", "bf16"):
+    if _kv_contradicts(act, kv_dtype):
         raise InputError(f"--kv-cache-dtype {kv_dtype} with {act} activations: an unquantized KV cache keeps the "
                          f"model's dtype ({act}); choose {act}, fp8 or int8")
     workload = make_workload(max_batch_size, max_input_len, max_output_len, max_num_tokens, max_beam_width)
@@ -458,7 +470,8 @@ def make_plan(
     fastest = None if chosen else _fastest(options)
     shown = chosen or (fastest and fastest.cand) or _closest(rejected, spec, quant, kv_dtype, fleet, workload, runtime)
     advice = [] if chosen else (_limit_advice(ask, fastest)
-                                or _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected, ask))
+                                or _advice(spec, quant, kv_dtype, fleet, workload, runtime, rejected, ask,
+                                           kv_cache_dtype))
     if not chosen and (tp is not None or pp is not None):
         advice = _forced_advice(ask, advice)
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,

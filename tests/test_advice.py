@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from planner import catalog
 from planner.api import make_plan
+from planner.errors import InputError
 
 
 def test_forced_layout_that_does_not_fit_names_the_layout_that_fits_on_the_same_fleet():
@@ -62,6 +66,9 @@ CASES = [
     ("llama-3.1-405b", "h100x8", {"max_input_len": 100_000}),
     # fp8 fits a smaller batch, int4_awq the whole one: both are said
     ("llama-3.1-70b", "dgx-sparkx1", {}),
+    # checkpoints stored quantized (block FP8): no other --quant, which the planner refuses for them
+    ("deepseek-r1", "h100x8", {}),
+    ("kimi-k2", "h100x8", {}),
 ]
 
 
@@ -89,3 +96,29 @@ def test_a_lighter_scheme_for_a_smaller_batch_does_not_hide_one_that_fits_the_ba
     quant = [a for a in plan.advice if a.startswith("--quant")]
     assert [_follow(a).get("max_batch_size") is not None for a in quant] == [True, False], quant
     assert [_follow(a)["quant"] for a in quant] == ["fp8", "int4_awq"], quant
+
+
+def test_a_checkpoint_stored_quantized_is_not_advised_another_quantization():
+    for model in ("deepseek-r1", "kimi-k2"):
+        plan = make_plan(model, "h100x8")
+        assert not plan.fits and not any(a.startswith("--quant") for a in plan.advice), (model, plan.advice)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=st.sampled_from([m.name for m in catalog.models()]),
+       gpu=st.sampled_from([g.name for g in catalog.gpus()]), gpus=st.sampled_from([1, 2, 4, 8]),
+       batch=st.sampled_from([1, 8, 64, 256]), prompt=st.sampled_from([512, 2048, 8192, 32768]),
+       tpot=st.sampled_from([None, None, 20.0, 60.0]), ttft=st.sampled_from([None, None, 500.0, 2000.0]),
+       rate=st.sampled_from([None, None, 2.0, 50.0]), objective=st.sampled_from(["min-gpus", "throughput", "latency"]))
+def test_advice_followed_fits_for_any_model_fleet_and_limits(model, gpu, gpus, batch, prompt, tpot, ttft, rate,
+                                                             objective):
+    asked = {"max_batch_size": batch, "max_input_len": prompt, "tpot_ms": tpot, "ttft_ms": ttft,
+             "request_rate": rate, "objective": objective}
+    fleet = f"{gpu}x{gpus}"
+    try:
+        plan = make_plan(model, fleet, **asked)
+    except InputError:  # a context longer than the model's, a scheme the GPU cannot run, ...
+        return
+    for line in [] if plan.fits else plan.advice:
+        follow = make_plan(model, **{"gpus": fleet, **asked, **_follow(line)})
+        assert follow.fits, (line, follow.advice)
