@@ -212,7 +212,10 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
         if chosen and ask is not None:  # name the layout `--quant lighter` would give, not the fewest GPUs
             pick = choose(lighter_ask, _options(lighter_ask, None, None, timed=needs_speed(lighter_ask),
                                                 skip=too_small))
-            chosen = pick.cand if pick else None if _has_limits(ask) else chosen
+            if pick:
+                chosen = pick.cand
+            elif _has_limits(ask):  # it fits in memory only: its plan misses the limits
+                chosen = None
         if chosen:
             out.append(f"--quant {lighter} fits on {_name(chosen)}")
             break
