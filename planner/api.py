@@ -13,7 +13,18 @@ from functools import lru_cache
 from typing import Any
 
 from planner import catalog, kvcache, tensors
-from planner.assess import Ask, Option, assess, bench_run, choose, limit_reason, needs_speed, size_fleet, speed
+from planner.assess import (
+    Ask,
+    Option,
+    assess,
+    batch_within_limits,
+    bench_run,
+    choose,
+    has_limits,
+    needs_speed,
+    size_fleet,
+    speed,
+)
 from planner.assess import layouts as layout_options
 from planner.engine_rules import check_engine
 from planner.errors import InputError
@@ -231,7 +242,7 @@ def _advice(model: ModelSpec, weights: str, kv_dtype: str, fleet: Fleet, workloa
 
 
 def _has_limits(ask: Ask | None) -> bool:
-    return ask is not None and (ask.ttft_ms is not None or ask.tpot_ms is not None)
+    return ask is not None and has_limits(ask)
 
 
 def _smaller_batch(ask: Ask | None, rejected: list[Candidate], workload: Workload,
@@ -248,14 +259,12 @@ def _smaller_batch(ask: Ask | None, rejected: list[Candidate], workload: Workloa
         return None
     if not _has_limits(ask):
         return f"--max-batch-size {batch} fits on {_name(best)}"
-    replicas = ask.fleet.total_gpus // best.gpus
-    while batch >= 1:
-        est = speed(ask, best, workload.model_copy(update={"max_batch_size": batch}), replicas)
-        if not isinstance(est, str) and limit_reason(ask, est) is None:
-            return (f"--max-batch-size {batch} fits on {_name(best)} within the limits (TTFT {est.ttft_ms:.0f} ms, "
-                    f"TPOT {est.tpot_ms:.1f} ms)")
-        batch //= 2
-    return None
+    met = batch_within_limits(ask, best, workload, ask.fleet.total_gpus // best.gpus, batch)
+    if met is None:
+        return None
+    batch, est = met
+    return (f"--max-batch-size {batch} fits on {_name(best)} within the limits (TTFT {est.ttft_ms:.0f} ms, "
+            f"TPOT {est.tpot_ms:.1f} ms)")
 
 
 def _name(cand: Candidate) -> str:
@@ -283,14 +292,12 @@ def _limit_advice(ask: Ask, fastest: Option | None) -> list[str]:
         relaxed.append(f"--tpot-ms {math.ceil(fastest.perf.tpot_ms * 10) / 10:g}")
     out = [f"{' '.join(relaxed)} fits on {lay} (its TTFT {fastest.perf.ttft_ms:.0f} ms, TPOT "
            f"{fastest.perf.tpot_ms:.1f} ms at {fastest.perf.concurrency} sequences)"] if relaxed else []
-    batch = fastest.workload.max_batch_size // 2
-    while batch >= 1:
-        est = speed(ask, fastest.cand, fastest.workload.model_copy(update={"max_batch_size": batch}), fastest.replicas)
-        if not isinstance(est, str) and limit_reason(ask, est) is None:
-            out.append(f"--max-batch-size {batch} meets the limits on {lay} (TTFT {est.ttft_ms:.0f} ms, "
-                       f"TPOT {est.tpot_ms:.1f} ms)")
-            break
-        batch //= 2
+    met = batch_within_limits(ask, fastest.cand, fastest.workload, fastest.replicas,
+                              fastest.workload.max_batch_size // 2)
+    if met:
+        batch, est = met
+        out.append(f"--max-batch-size {batch} meets the limits on {lay} (TTFT {est.ttft_ms:.0f} ms, "
+                   f"TPOT {est.tpot_ms:.1f} ms)")
     return out
 
 

@@ -111,6 +111,23 @@ def limit_reason(ask: Ask, est: perf.Estimate) -> str | None:
     return None
 
 
+def has_limits(ask: Ask) -> bool:
+    """Whether --ttft-ms or --tpot-ms was given."""
+    return ask.ttft_ms is not None or ask.tpot_ms is not None
+
+
+def batch_within_limits(ask: Ask, cand: Candidate, workload: Workload, replicas: int,
+                        batch: int) -> tuple[int, perf.Estimate] | None:
+    """The largest max_batch_size from `batch` down, halving, at which `cand` meets the latency limits, with
+    its estimate; None when not even 1 does."""
+    while batch >= 1:
+        est = speed(ask, cand, workload.model_copy(update={"max_batch_size": batch}), replicas)
+        if not isinstance(est, str) and limit_reason(ask, est) is None:
+            return batch, est
+        batch //= 2
+    return None
+
+
 def pairs(model: ModelSpec, fleet: Fleet) -> list[tuple[int, int]]:
     max_tp = min(fleet.total_gpus, fleet.max_tp)
     out = [(tp, pp) for tp in range(1, max_tp + 1)
@@ -127,7 +144,7 @@ def layouts(model: ModelSpec, fleet: Fleet, runtime: RuntimeProfile) -> list[tup
 def needs_speed(ask: Ask) -> bool:
     """Whether choosing among the layouts reads their speed: the min-gpus objective without latency
     limits ranks by GPUs, TP and KV headroom alone (layout.rank_key)."""
-    return ask.objective != "min-gpus" or ask.ttft_ms is not None or ask.tpot_ms is not None
+    return ask.objective != "min-gpus" or has_limits(ask)
 
 
 def choose(ask: Ask, options: list[Option]) -> Option | None:
@@ -156,8 +173,7 @@ def size_fleet(ask: Ask, opt: Option) -> Sizing | None:
         return None
     top = saturated.requests_per_s
     capacity = top
-    limited = ask.ttft_ms is not None or ask.tpot_ms is not None
-    if limited:
+    if has_limits(ask):
         capacity = _max_rate_within_limits(ask, opt, top)
     achievable = capacity > 0
     needed = math.ceil(rate / capacity - 1e-9) if achievable else 0
