@@ -180,7 +180,11 @@ def _one_x_quant(r: dict[str, str]) -> tuple[str | None, str | None]:
     if r["model"] == "deepseek-r1" and r["quant"] == "FP8":
         quant = None  # deepseek-ai/DeepSeek-R1-0528: the block-scaled FP8 checkpoint the catalog describes
     # DeepSeek R1: kv_cache_config dtype fp8 on the page; the other ModelOpt FP8/NVFP4 checkpoints leave the
-    # KV dtype to the checkpoint (auto), read here as FP8, ModelOpt's kv_cache_quant_algo for these exports
+    # KV dtype to the checkpoint (auto), read here as FP8, ModelOpt's kv_cache_quant_algo for these exports.
+    # Maverick's: TensorRT-LLM's TestLlama4MaverickInstruct.test_fp8 loads nvidia/Llama-4-Maverick-17B-128E-
+    # Instruct-FP8 with no KV dtype and asserts kv_cache_quant_algo == FP8 (tests/integration/defs/accuracy/
+    # test_llm_api_pytorch.py @ 000b1b9b); Qwen3-235B's FP8 accuracy references list only FP8 KV (references/
+    # gsm8k.yaml @ 0120c5c2, mmlu.yaml @ 000a01de).
     return quant, "fp8"
 
 
