@@ -34,6 +34,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -106,10 +107,14 @@ def interpreter() -> str:
     """The interpreter the figures are for: its build moves them as much as the machine does. pyenv's default
     CPython loads libpython as a shared library and is built without profile-guided optimisation; on one
     machine it ran the cold command in 744 M instructions where Debian's statically linked 3.11 ran it in 607 M."""
-    with open("/proc/self/maps") as maps:  # Linux: the libraries this very process has mapped
-        shared = any("libpython" in line for line in maps)
-    linked = "libpython loaded as a shared library" if shared else "libpython linked into the executable"
-    return f"interpreter: CPython {platform.python_version()} ({sys.executable}), {linked}"
+    try:
+        with open("/proc/self/maps") as maps:  # Linux: the libraries this very process has mapped
+            shared = any("libpython" in line for line in maps)
+        linked = "libpython loaded as a shared library" if shared else "libpython linked into the executable"
+    except OSError:  # no /proc: say how it was configured
+        shared = sysconfig.get_config_var("Py_ENABLE_SHARED")
+        linked = "built with --enable-shared" if shared else "libpython linked statically"
+    return f"interpreter: {platform.python_implementation()} {platform.python_version()} ({sys.executable}), {linked}"
 
 
 def _ms(values: list[float]) -> str:
@@ -134,10 +139,10 @@ def main() -> None:
         argv = {fmt: [exe, "plan", "llama-3.1-70b", "--gpus", "h100x8", "--format", fmt] for fmt in ("table", "json")}
         argv["floor"] = [sys.executable, "-c", FLOOR]
         first, _ = cold_command(argv["table"], 1, env)  # also fills the package-data cache
+        print(interpreter())
         if args.instructions:
             report_instructions(argv, env)
             return
-        print(interpreter())
         print(f"first run (empty package-data cache), table: {first[0] * 1000:.0f} ms wall")
         # the formats alternate, so that a machine whose speed drifts weighs on both alike
         walls = {fmt: [] for fmt in argv}
