@@ -15,6 +15,7 @@ above it: a machine's speed moves both alike.
 `--instructions` counts instead of timing: the instructions the cold command (json) and the floor execute,
 under valgrind's callgrind (needs valgrind; about a minute). The count does not move with a machine's speed or
 load, so it tells whether a change made the command cheaper where the wall times of a shared machine cannot.
+It does move with the interpreter's build, which both modes name first (see `interpreter`).
 
 Two sweeps, each plan with its performance figures:
 - the catalog: every catalog model on one node of every catalog GPU, as `planner plan MODEL
