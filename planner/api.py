@@ -29,7 +29,16 @@ from planner.assess import layouts as layout_options
 from planner.engine_rules import check_engine
 from planner.errors import InputError
 from planner.fleet import parse_fleet
-from planner.layout import OBJECTIVES, Candidate, blocks_per_sequence, fleet_share, replicas, search, structural_reason
+from planner.layout import (
+    OBJECTIVES,
+    Candidate,
+    blocks_per_sequence,
+    fleet_share,
+    passed_over,
+    replicas,
+    search,
+    structural_reason,
+)
 from planner.memory import StageMemory, checkpoint_bytes, embedding_placement, layout_memory
 from planner.plan import (
     BenchmarkInfo,
@@ -487,7 +496,9 @@ def make_plan(
     plan = _assemble(spec, fleet, quant, kv_dtype, act, workload, runtime, trtllm_version, serving,
                      chosen, shown, rejected, advice)
     target = TargetInfo(trtllm_version=trtllm_version, flow=flow, flow_reason=flow_reason)
-    fields = _speed_fields(ask, options, best, shown, workload, gpu_hour_price)
+    # a forced layout is the first that fits, not a choice among them
+    passed = {} if forced else passed_over([o for o in options if o.cand.fits], ask.fleet)
+    fields = _speed_fields(ask, options, best, shown, workload, gpu_hour_price, passed)
     if bench_requests and best is not None:
         fields["benchmark"] = _benchmark(ask, best, bench_requests)
     return plan.model_copy(update={"request": request, "target": target, **fields})
@@ -636,8 +647,9 @@ def _sizing_cost(est: object, gpus_needed: int, rate: float, price: float | None
 
 
 def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: Candidate | None,
-                  workload: Workload, price: float | None) -> dict:
-    """performance, candidates, objective and sizing for the plan."""
+                  workload: Workload, price: float | None, passed: dict[int, str]) -> dict:
+    """performance, candidates, objective and sizing for the plan; `passed`: id(option) -> why the choice
+    does not weigh that layout."""
     out: dict = {"objective": ask.objective}
     cands = []
     for o in options:
@@ -651,7 +663,7 @@ def _speed_fields(ask: Ask, options: list[Option], best: Option | None, shown: C
                     "kv_cache_bytes": worst.kv_cache_bytes, "kv_tokens": worst.kv_tokens,
                     "total_bytes": max(s.total_bytes for s in o.cand.stages)},
             performance=_perf_info(o.perf, o.cand.gpus, o.replicas, price),
-            fits=o.cand.fits, reason=o.cand.reason or o.perf_reason,
+            fits=o.cand.fits, reason=o.cand.reason or o.perf_reason, passed_over=passed.get(id(o)),
             max_batch_size=o.workload.max_batch_size, max_num_tokens=o.workload.max_num_tokens,
         ))
     out["candidates"] = cands

@@ -236,12 +236,34 @@ def preferred(options: list, fleet: Fleet) -> list:
        only the one with the most TP (all-reduces over NVLink cost less than pipeline bubbles and
        a pipeline's repeated weight reads per micro-batch).
     """
+    pool, most_tp = _pool(options, fleet)
+    return [o for o in pool if o.cand.gpus > fleet.gpus_per_node or o.cand.tp == most_tp[o.cand.gpus]]
+
+
+def passed_over(options: list, fleet: Fleet) -> dict[int, str]:
+    """id(option) -> why `preferred` leaves out an option that fits, for those it leaves out: a plan shows
+    them with their figures, and one faster than the chosen layout needs the reason beside it."""
+    pool, most_tp = _pool(options, fleet)
+    kept = {id(o) for o in pool}
+    out = {}
+    for o in options:
+        gpus = o.cand.gpus
+        if id(o) not in kept:
+            out[id(o)] = f"leaves {o.idle} GPU(s) idle; layouts that tile the fleet fit"
+        elif gpus <= fleet.gpus_per_node and o.cand.tp < most_tp[gpus]:
+            tp = most_tp[gpus]
+            out[id(o)] = f"TP {tp} × PP {gpus // tp} preferred: TP before PP inside a node"
+    return out
+
+
+def _pool(options: list, fleet: Fleet) -> tuple[list, dict[int, int]]:
+    """(the options tiling the fleet, or all when none does; the most TP among them per GPU count in a node)."""
     pool = [o for o in options if o.idle == 0] or list(options)
     most_tp: dict[int, int] = {}
     for o in pool:
         if o.cand.gpus <= fleet.gpus_per_node:
             most_tp[o.cand.gpus] = max(most_tp.get(o.cand.gpus, 0), o.cand.tp)
-    return [o for o in pool if o.cand.gpus > fleet.gpus_per_node or o.cand.tp == most_tp[o.cand.gpus]]
+    return pool, most_tp
 
 
 def rank_key(objective: str):

@@ -152,6 +152,7 @@ class CandidateInfo(_Model):
     performance: PerformanceInfo | None = None
     fits: bool = True  # False: it fits in memory but misses a --ttft-ms/--tpot-ms limit (see reason)
     reason: str | None = None
+    passed_over: str | None = None  # fits, but the choice does not weigh it: why (layout.passed_over)
     max_batch_size: int | None = None  # the build limits this layout was weighed with
     max_num_tokens: int | None = None
 

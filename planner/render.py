@@ -131,7 +131,7 @@ def _candidates_table(plan: Plan, cands: list, out: Writer) -> None:
     for c in cands:
         p = c.performance
         chosen = lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (lay.tp, lay.pp, lay.ep, lay.attention_dp)
-        note = "chosen" if chosen else (c.reason or "")
+        note = "chosen" if chosen else (c.reason or c.passed_over or "")
         rows.append([f"{c.tp}{moe_label(c.ep, c.attention_dp)}", str(c.pp), str(c.replicas), str(c.idle_gpus),
                      f"{p.ttft_ms:.0f}", f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
                      f"{p.fleet_output_tokens_per_s:,.0f}", note])

@@ -517,6 +517,55 @@ def test_throughput_objective_picks_tp2_x4_for_70b_fp8_long_outputs():
     assert plan.workload.max_batch_size == 384  # trtllm-bench's choice for TP 2 at 128/2048
 
 
+@pytest.mark.parametrize("model, fleet, quant, objective", [
+    ("llama-3.1-70b", "h100x8", "fp8", "throughput"),
+    ("llama-3.1-70b", "h100x8", None, "throughput"),
+    ("llama-3.1-70b", "h100x8", None, "latency"),
+    ("llama-3.1-8b", "l40sx4", None, "throughput"),
+    ("mixtral-8x7b", "h100x8", "fp8", "throughput"),
+])
+def test_a_candidate_better_than_the_choice_says_why_it_was_passed_over(model, fleet, quant, objective):
+    plan = make_plan(model, fleet, quant=quant, objective=objective, max_input_len=128, max_output_len=2048)
+    chosen = plan.performance
+
+    def better(p) -> bool:
+        if objective == "throughput":
+            return p.fleet_output_tokens_per_s > chosen.fleet_output_tokens_per_s
+        return (p.tpot_ms, p.ttft_ms) < (chosen.tpot_ms, chosen.ttft_ms)
+
+    for c in plan.candidates:
+        if c.fits and c.performance and better(c.performance):
+            assert c.passed_over, (c.tp, c.pp, c.ep, c.attention_dp)
+    lay = plan.layout
+    assert all(c.passed_over is None for c in plan.candidates if (c.tp, c.pp) == (lay.tp, lay.pp))
+
+
+def test_passed_over_names_the_layout_preferred_to_pipeline_parallelism_in_a_node():
+    plan = make_plan("llama-3.1-70b", "h100x8", quant="fp8", kv_cache_dtype="fp8", max_input_len=128,
+                     max_output_len=2048, objective="throughput", kv_cache_free_gpu_mem_fraction=0.95)
+    by = {(c.tp, c.pp): c.passed_over for c in plan.candidates}
+    assert by[(2, 2)] == by[(1, 4)] == "TP 4 × PP 1 preferred: TP before PP inside a node"
+    assert by[(2, 4)] == "TP 8 × PP 1 preferred: TP before PP inside a node"
+    assert by[(2, 1)] is by[(4, 1)] is by[(8, 1)] is None
+    forced = make_plan("llama-3.1-70b", "h100x8", quant="fp8", tp=2, max_input_len=128, max_output_len=2048,
+                       objective="throughput")
+    assert all(c.passed_over is None for c in forced.candidates)  # a forced layout is not a choice among them
+
+
+def test_passed_over_an_idle_layout_when_tiling_ones_fit():
+    from types import SimpleNamespace
+
+    from planner.layout import passed_over
+
+    def opt(tp, pp, idle):
+        return SimpleNamespace(cand=SimpleNamespace(tp=tp, pp=pp, gpus=tp * pp), idle=idle)
+
+    tiles, idles, pipelined = opt(2, 1, 0), opt(3, 1, 2), opt(1, 2, 0)
+    why = passed_over([tiles, idles, pipelined], Fleet(gpu=catalog.get_gpu("h100"), gpus_per_node=8))
+    assert why == {id(idles): "leaves 2 GPU(s) idle; layouts that tile the fleet fit",
+                   id(pipelined): "TP 2 × PP 1 preferred: TP before PP inside a node"}
+
+
 @pytest.mark.parametrize("fleet, quant", [("2xh100x8", "fp8"), ("2xh100x8", "bf16"), ("h200x8", "fp8")])
 def test_405b_tiles_its_nodes(fleet, quant):
     plan = make_plan("llama-3.1-405b", fleet, quant=quant)

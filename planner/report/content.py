@@ -310,7 +310,8 @@ def candidate_rows(plan: Plan) -> list[CandidateRow]:
         rows.append(CandidateRow(
             layout=layout_of(c), gpus=c.tp * c.pp, replicas=str(c.replicas),
             idle_gpus=str(c.idle_gpus), fits=c.fits, memory=_memory_summary(c.memory),
-            status="fits" if c.fits else (c.reason or "misses a latency limit"),
+            status=(f"fits; {c.passed_over}" if c.passed_over else "fits") if c.fits
+            else (c.reason or "misses a latency limit"),
             chosen=_is_chosen(plan, c), **_perf_cells(c.performance),
         ))
     lay = plan.layout
