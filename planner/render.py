@@ -116,22 +116,33 @@ def _performance(plan: Plan, out: Writer, top: int = 5) -> None:
 
 
 def _best(plan: Plan, cands: list, top: int) -> list:
+    """The `top` best candidates by the plan's objective, the chosen one always among them: the layouts the
+    choice passes over may all rank above it (PP inside a node under --objective throughput)."""
     if plan.objective == "latency":
-        return sorted(cands, key=lambda c: (c.performance.tpot_ms, c.performance.ttft_ms))[:top]
-    if plan.objective == "throughput":
-        return sorted(cands, key=lambda c: -c.performance.fleet_output_tokens_per_s)[:top]
-    return cands[:top]
+        ranked = sorted(cands, key=lambda c: (c.performance.tpot_ms, c.performance.ttft_ms))
+    elif plan.objective == "throughput":
+        ranked = sorted(cands, key=lambda c: -c.performance.fleet_output_tokens_per_s)
+    else:
+        ranked = list(cands)
+    shown = ranked[:top]
+    chosen = next((c for c in ranked if _is_chosen(plan, c)), None)
+    if chosen is not None and all(c is not chosen for c in shown):
+        shown = shown[:top - 1] + [chosen]
+    return shown
+
+
+def _is_chosen(plan: Plan, c) -> bool:
+    lay = plan.layout
+    return lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (lay.tp, lay.pp, lay.ep, lay.attention_dp)
 
 
 def _candidates_table(plan: Plan, cands: list, out: Writer) -> None:
     columns = [(col, "right" if col != "note" else "left") for col in
                ("TP", "PP", "replicas", "idle", "TTFT ms", "TPOT ms", "batch", "tok/s replica", "tok/s fleet", "note")]
-    lay = plan.layout
     rows = []
     for c in cands:
         p = c.performance
-        chosen = lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (lay.tp, lay.pp, lay.ep, lay.attention_dp)
-        note = "chosen" if chosen else (c.reason or c.passed_over or "")
+        note = "chosen" if _is_chosen(plan, c) else (c.reason or c.passed_over or "")
         rows.append([f"{c.tp}{moe_label(c.ep, c.attention_dp)}", str(c.pp), str(c.replicas), str(c.idle_gpus),
                      f"{p.ttft_ms:.0f}", f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
                      f"{p.fleet_output_tokens_per_s:,.0f}", note])

@@ -167,3 +167,18 @@ def test_cli_prints_the_run_and_rejects_a_bad_count(capsys):
     assert code == 2 and "--bench-requests" in err and "Traceback" not in err
     with pytest.raises(Exception, match="--bench-requests must be a positive integer"):
         make_plan("llama-3.1-8b", "h100x1", bench_requests=-5)
+
+
+def test_the_candidates_table_always_shows_the_chosen_layout():
+    from planner.render import _best
+
+    # TP 2 × PP 2 and TP 2 × PP 4 outrun the chosen TP 2 × PP 1 here, passed over for TP before PP in a node
+    plan = make_plan("llama-3.1-70b", "h100x8", quant="fp8", kv_cache_dtype="fp8", max_input_len=128,
+                     max_output_len=2048, objective="throughput", kv_cache_free_gpu_mem_fraction=0.95)
+    timed = [c for c in plan.candidates if c.performance]
+    ranked = sorted(timed, key=lambda c: -c.performance.fleet_output_tokens_per_s)
+    place = next(i for i, c in enumerate(ranked) if (c.tp, c.pp) == (plan.layout.tp, plan.layout.pp))
+    assert place >= 2
+    shown = _best(plan, timed, top=2)
+    assert [(c.tp, c.pp) for c in shown] == [(ranked[0].tp, ranked[0].pp), (plan.layout.tp, plan.layout.pp)]
+    assert _best(plan, timed, top=place + 1) == ranked[:place + 1]  # already among the best: nothing moves
