@@ -132,8 +132,10 @@ def _best(plan: Plan, cands: list, top: int) -> list:
 
 
 def _is_chosen(plan: Plan, c) -> bool:
+    """Whether `c` is the layout the plan chose; a plan that fits nowhere shows a layout it did not choose."""
     lay = plan.layout
-    return lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (lay.tp, lay.pp, lay.ep, lay.attention_dp)
+    return plan.fits and lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (
+        lay.tp, lay.pp, lay.ep, lay.attention_dp)
 
 
 def _candidates_table(plan: Plan, cands: list, out: Writer) -> None:

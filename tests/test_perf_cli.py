@@ -182,3 +182,15 @@ def test_the_candidates_table_always_shows_the_chosen_layout():
     shown = _best(plan, timed, top=2)
     assert [(c.tp, c.pp) for c in shown] == [(ranked[0].tp, ranked[0].pp), (plan.layout.tp, plan.layout.pp)]
     assert _best(plan, timed, top=place + 1) == ranked[:place + 1]  # already among the best: nothing moves
+
+
+def test_a_plan_that_fits_nowhere_labels_no_candidate_chosen(capsys):
+    """The layout shown when every layout misses --tpot-ms is the closest, not a choice: its row in the
+    candidates table gives the limit it misses."""
+    code, out, err = run(capsys, "plan", "llama-3.1-8b", "--gpus", "l40sx4", "--objective", "throughput",
+                         "--tpot-ms", "30")
+    assert code == 3, err
+    table = out[out.index("Candidate layouts"):out.index("Rejected layouts")]
+    assert "chosen" not in table
+    rows = [line for line in table.splitlines() if line.startswith("│") and line.split("│")[1].strip()]
+    assert rows and all("exceeds --tpot-ms 30" in row for row in rows)  # each row, the closest one too, says why
