@@ -232,12 +232,13 @@ def preferred(options: list, fleet: Fleet) -> list:
     """The layouts every objective chooses among, from those that fit (objects with `.cand`, `.idle`).
 
     1. When some layout tiles the fleet (no GPU idle), only those.
-    2. TP before PP inside a node: of the layouts with the same GPUs per replica within one node,
-       only the one with the most TP (all-reduces over NVLink cost less than pipeline bubbles and
-       a pipeline's repeated weight reads per micro-batch).
+    2. TP before PP inside a node: of the layouts with the same GPUs per replica, only the one with the
+       most TP (all-reduces over NVLink cost less than pipeline bubbles and a pipeline's repeated weight
+       reads per micro-batch). TP stops at the node (unless the fleet's NVLink domain spans nodes), so a
+       replica over several nodes takes TP up to the node and PP across the nodes, none inside them.
     """
     pool, most_tp = _pool(options, fleet)
-    return [o for o in pool if o.cand.gpus > fleet.gpus_per_node or o.cand.tp == most_tp[o.cand.gpus]]
+    return [o for o in pool if o.cand.tp == most_tp[o.cand.gpus]]
 
 
 def passed_over(options: list, fleet: Fleet) -> dict[int, str]:
@@ -250,19 +251,18 @@ def passed_over(options: list, fleet: Fleet) -> dict[int, str]:
         gpus = o.cand.gpus
         if id(o) not in kept:
             out[id(o)] = f"leaves {o.idle} GPU(s) idle; layouts that tile the fleet fit"
-        elif gpus <= fleet.gpus_per_node and o.cand.tp < most_tp[gpus]:
+        elif o.cand.tp < most_tp[gpus]:
             tp = most_tp[gpus]
             out[id(o)] = f"TP {tp} × PP {gpus // tp} preferred: TP before PP inside a node"
     return out
 
 
 def _pool(options: list, fleet: Fleet) -> tuple[list, dict[int, int]]:
-    """(the options tiling the fleet, or all when none does; the most TP among them per GPU count in a node)."""
+    """(the options tiling the fleet, or all when none does; the most TP among them per GPU count)."""
     pool = [o for o in options if o.idle == 0] or list(options)
     most_tp: dict[int, int] = {}
     for o in pool:
-        if o.cand.gpus <= fleet.gpus_per_node:
-            most_tp[o.cand.gpus] = max(most_tp.get(o.cand.gpus, 0), o.cand.tp)
+        most_tp[o.cand.gpus] = max(most_tp.get(o.cand.gpus, 0), o.cand.tp)
     return pool, most_tp
 
 

@@ -552,6 +552,20 @@ def test_passed_over_names_the_layout_preferred_to_pipeline_parallelism_in_a_nod
     assert all(c.passed_over is None for c in forced.candidates)  # a forced layout is not a choice among them
 
 
+@pytest.mark.parametrize("model, fleet", [("llama-3.1-70b", "2xh100x8"), ("llama-3.1-405b", "2xh200x8"),
+                                          ("mixtral-8x22b", "2xh100x8"), ("llama-3.1-70b", "4xa100-80gbx8")])
+def test_a_replica_over_several_nodes_keeps_pipeline_parallelism_out_of_the_nodes(model, fleet):
+    """TP before PP inside a node holds for a replica that spans nodes too: TP up to the node, PP across the
+    nodes (a TP 2 x PP 8 replica over two nodes of 8 runs four pipeline stages inside each node)."""
+    plan = make_plan(model, fleet, objective="throughput")
+    node = plan.fleet.gpus_per_node
+    lay = plan.layout
+    assert lay.tp == min(lay.gpus_per_replica, node), (lay.tp, lay.pp)
+    for c in plan.candidates:
+        if c.fits and c.tp < min(c.tp * c.pp, node):
+            assert c.passed_over and c.passed_over.endswith("TP before PP inside a node"), (c.tp, c.pp)
+
+
 def test_passed_over_an_idle_layout_when_tiling_ones_fit():
     from types import SimpleNamespace
 
