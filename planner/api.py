@@ -497,7 +497,7 @@ def make_plan(
                      chosen, shown, rejected, advice)
     target = TargetInfo(trtllm_version=trtllm_version, flow=flow, flow_reason=flow_reason)
     # a forced layout is the first that fits, not a choice among them
-    passed = {} if forced else passed_over([o for o in options if o.cand.fits], ask.fleet)
+    passed = {} if forced else passed_over([o for o in options if o.cand.fits])
     fields = _speed_fields(ask, options, best, shown, workload, gpu_hour_price, passed)
     if bench_requests and best is not None:
         fields["benchmark"] = _benchmark(ask, best, bench_requests)

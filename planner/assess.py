@@ -151,7 +151,7 @@ def choose(ask: Ask, options: list[Option]) -> Option | None:
     fitting = [o for o in options if o.cand.fits]
     if not fitting:
         return None
-    return min(preferred(fitting, ask.fleet), key=rank_key(ask.objective))
+    return min(preferred(fitting), key=rank_key(ask.objective))
 
 
 class Sizing(NamedTuple):

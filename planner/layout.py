@@ -228,7 +228,7 @@ def fleet_share(fleet: Fleet, gpus_per_replica: int) -> tuple[int, int]:
     return reps, fleet.total_gpus - reps * gpus_per_replica
 
 
-def preferred(options: list, fleet: Fleet) -> list:
+def preferred(options: list) -> list:
     """The layouts every objective chooses among, from those that fit (objects with `.cand`, `.idle`).
 
     1. When some layout tiles the fleet (no GPU idle), only those.
@@ -237,14 +237,14 @@ def preferred(options: list, fleet: Fleet) -> list:
        reads per micro-batch). TP stops at the node (unless the fleet's NVLink domain spans nodes), so a
        replica over several nodes takes TP up to the node and PP across the nodes, none inside them.
     """
-    pool, most_tp = _pool(options, fleet)
+    pool, most_tp = _pool(options)
     return [o for o in pool if o.cand.tp == most_tp[o.cand.gpus]]
 
 
-def passed_over(options: list, fleet: Fleet) -> dict[int, str]:
+def passed_over(options: list) -> dict[int, str]:
     """id(option) -> why `preferred` leaves out an option that fits, for those it leaves out: a plan shows
     them with their figures, and one faster than the chosen layout needs the reason beside it."""
-    pool, most_tp = _pool(options, fleet)
+    pool, most_tp = _pool(options)
     kept = {id(o) for o in pool}
     out = {}
     for o in options:
@@ -257,7 +257,7 @@ def passed_over(options: list, fleet: Fleet) -> dict[int, str]:
     return out
 
 
-def _pool(options: list, fleet: Fleet) -> tuple[list, dict[int, int]]:
+def _pool(options: list) -> tuple[list, dict[int, int]]:
     """(the options tiling the fleet, or all when none does; the most TP among them per GPU count)."""
     pool = [o for o in options if o.idle == 0] or list(options)
     most_tp: dict[int, int] = {}

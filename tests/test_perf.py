@@ -575,7 +575,7 @@ def test_passed_over_an_idle_layout_when_tiling_ones_fit():
         return SimpleNamespace(cand=SimpleNamespace(tp=tp, pp=pp, gpus=tp * pp), idle=idle)
 
     tiles, idles, pipelined = opt(2, 1, 0), opt(3, 1, 2), opt(1, 2, 0)
-    why = passed_over([tiles, idles, pipelined], Fleet(gpu=catalog.get_gpu("h100"), gpus_per_node=8))
+    why = passed_over([tiles, idles, pipelined])
     assert why == {id(idles): "leaves 2 GPU(s) idle; layouts that tile the fleet fit",
                    id(pipelined): "TP 2 × PP 1 preferred: TP before PP inside a node"}
 
