@@ -125,13 +125,13 @@ def _best(plan: Plan, cands: list, top: int) -> list:
     else:
         ranked = list(cands)
     shown = ranked[:top]
-    chosen = next((c for c in ranked if _is_chosen(plan, c)), None)
+    chosen = next((c for c in ranked if is_chosen(plan, c)), None)
     if chosen is not None and all(c is not chosen for c in shown):
         shown = shown[:top - 1] + [chosen]
     return shown
 
 
-def _is_chosen(plan: Plan, c) -> bool:
+def is_chosen(plan: Plan, c) -> bool:
     """Whether `c` is the layout the plan chose; a plan that fits nowhere shows a layout it did not choose."""
     lay = plan.layout
     return plan.fits and lay is not None and (c.tp, c.pp, c.ep, c.attention_dp) == (
@@ -144,7 +144,7 @@ def _candidates_table(plan: Plan, cands: list, out: Writer) -> None:
     rows = []
     for c in cands:
         p = c.performance
-        note = "chosen" if _is_chosen(plan, c) else (c.reason or c.passed_over or "")
+        note = "chosen" if is_chosen(plan, c) else (c.reason or c.passed_over or "")
         rows.append([f"{c.tp}{moe_label(c.ep, c.attention_dp)}", str(c.pp), str(c.replicas), str(c.idle_gpus),
                      f"{p.ttft_ms:.0f}", f"{p.tpot_ms:.1f}", str(p.concurrency), f"{p.output_tokens_per_s:,.0f}",
                      f"{p.fleet_output_tokens_per_s:,.0f}", note])

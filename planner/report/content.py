@@ -13,7 +13,7 @@ from itertools import combinations
 from typing import Any
 
 from planner.plan import Plan
-from planner.render import layout_of
+from planner.render import is_chosen, layout_of
 from planner.report.charts import OKABE_ITO, Bar, Point, Segment
 
 GIB = 1 << 30
@@ -284,12 +284,6 @@ class CandidateRow:
     chosen: bool
 
 
-def _is_chosen(plan: Plan, c: Any) -> bool:
-    lay = plan.layout
-    return bool(plan.fits and lay and (c.tp, c.pp, getattr(c, "ep", 1), getattr(c, "attention_dp", False))
-                == (lay.tp, lay.pp, lay.ep, lay.attention_dp))
-
-
 def _memory_summary(memory: dict[str, Any]) -> str:
     parts = [f"{term_label(k)} {gib(v)}" for k, v in memory.items() if k.endswith("_bytes") and isinstance(v, int)]
     return ", ".join(parts) if parts else "—"
@@ -312,7 +306,7 @@ def candidate_rows(plan: Plan) -> list[CandidateRow]:
             idle_gpus=str(c.idle_gpus), fits=c.fits, memory=_memory_summary(c.memory),
             status=(f"fits; {c.passed_over}" if c.passed_over else "fits") if c.fits
             else (c.reason or "misses a latency limit"),
-            chosen=_is_chosen(plan, c), **_perf_cells(c.performance),
+            chosen=is_chosen(plan, c), **_perf_cells(c.performance),
         ))
     lay = plan.layout
     if plan.fits and lay and not any(r.chosen for r in rows):
@@ -350,7 +344,7 @@ def throughput_points(plan: Plan, ttft_limit_ms: float | None) -> list[Point]:
     points = []
     for c in plan.candidates:
         if c.performance and c.performance.tpot_ms > 0:
-            points.append(_point(layout_of(c), c.performance, _is_chosen(plan, c),
+            points.append(_point(layout_of(c), c.performance, is_chosen(plan, c),
                                  ttft_limit_ms))
     lay = plan.layout
     if plan.performance and lay and plan.performance.tpot_ms > 0 and not any(p.chosen for p in points):
