@@ -563,10 +563,11 @@ def _options(ask: Ask, tp: int | None, pp: int | None, ep: int | None = None,
         forced = _forced_pairs(ask, tp, pp)
     if ep is not None or attention_dp is not None:
         # a forced EP / attention DP that no forced size can run is bad input, as a forced TP is
-        reasons = [structural_reason(ask.model, ask.weights, t, p, ask.fleet, e, dp, ask.runtime.flow)
+        reasons = [((t * p, t), structural_reason(ask.model, ask.weights, t, p, ask.fleet, e, dp, ask.runtime.flow))
                    for t, p in forced for e, dp in _forced_variants(ask, t, ep, attention_dp)]
-        if reasons and all(reasons):
-            raise InputError(f"{_forced_name(tp, pp, ep, attention_dp)} cannot run {ask.model.name}: {reasons[0]}")
+        if reasons and all(reason for _, reason in reasons):  # the largest layout's: the nearest to running
+            raise InputError(f"{_forced_name(tp, pp, ep, attention_dp)} cannot run {ask.model.name}: "
+                             f"{max(reasons, key=lambda r: r[0])[1]}")
     out = []
     for t, p in forced:  # a forced layout stops at the first that fits, as it always has
         for e, dp in _forced_variants(ask, t, ep, attention_dp):

@@ -95,10 +95,10 @@ def moe_layout_reason(model: ModelSpec, tp: int, ep: int, attention_dp: bool, fl
         return f"{what} exists only in the PyTorch flow (the engine flow splits experts by TP)"
     if model.moe is None:
         return f"{what} applies to MoE models; {model.name} has no experts"
+    if ep >= 1 and model.moe.num_experts % ep:  # whatever the TP: say so before the TP rule
+        return f"{model.moe.num_experts} experts are not divisible by EP {ep}"
     if ep < 1 or tp % ep:
         return f"EP {ep} does not divide TP {tp} (tp = moe_tp × moe_ep)"
-    if model.moe.num_experts % ep:
-        return f"{model.moe.num_experts} experts are not divisible by EP {ep}"
     moe_tp = tp // ep
     if model.moe.expert_intermediate_size % moe_tp:
         return (f"the expert width {model.moe.expert_intermediate_size} is not divisible by the expert TP "

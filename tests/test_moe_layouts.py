@@ -195,7 +195,9 @@ def test_dense_models_have_no_ep():
 
 
 def test_structural_rules(dsv3):
-    assert moe_layout_reason(dsv3, 8, 3, False, "pytorch") == "EP 3 does not divide TP 8 (tp = moe_tp × moe_ep)"
+    assert moe_layout_reason(dsv3, 2, 4, False, "pytorch") == "EP 4 does not divide TP 2 (tp = moe_tp × moe_ep)"
+    # an expert count EP does not divide is the reason whatever the TP
+    assert moe_layout_reason(dsv3, 8, 3, False, "pytorch") == "256 experts are not divisible by EP 3"
     assert "only in the PyTorch flow" in moe_layout_reason(dsv3, 8, 8, False, "engine")
     assert "needs TP > 1" in moe_layout_reason(dsv3, 1, 1, True, "pytorch")
     mixtral = catalog.get_model("mixtral-8x7b")  # 8 experts: EP 16 would leave ranks without an expert
@@ -351,8 +353,13 @@ def test_gqa_kv_per_gpu_under_attention_dp():
 
 
 def test_impossible_forced_ep_is_bad_input():
-    with pytest.raises(InputError, match="TP 8 × EP 3 cannot run deepseek-v3: EP 3 does not divide TP 8"):
+    with pytest.raises(InputError, match="TP 8 × EP 3 cannot run deepseek-v3: 256 experts are not divisible by EP 3"):
         make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", tp=8, ep=3)
+    with pytest.raises(InputError, match="EP 3 cannot run mixtral-8x7b: 8 experts are not divisible by EP 3"):
+        make_plan("mixtral-8x7b", "h100x8", flow="pytorch", ep=3)
+    # no TP the fleet allows is a multiple of EP 16: the reason is the largest layout's, not TP 1's
+    with pytest.raises(InputError, match="EP 16 cannot run deepseek-v3: EP 16 does not divide TP 8 "):
+        make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", ep=16)
     with pytest.raises(InputError, match="EP 512 cannot run deepseek-v3"):
         make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", ep=512)
 
