@@ -31,8 +31,8 @@ def read_option_file(path: Path, command: click.Command, command_name: str) -> d
     for key, value in raw.items():
         param = names.get(key.replace("_", "-")) if isinstance(key, str) else None
         if param is None:
-            raise InputError(f"{where}: unknown option {shown_value(key)} (keys are the option names of "
-                             f"`planner {command_name} --help`)")
+            raise InputError(f"{where}: unknown option {shown_value(key)}{_nearest(key, names)} (keys are the "
+                             f"option names of `planner {command_name} --help`)")
         defaults[str(param.name)] = _checked(where, primary_name(param), param, value)
     return defaults
 
@@ -44,6 +44,15 @@ def primary_name(param: click.Parameter) -> str:
     longs = [o for o in param.opts if o.startswith("--")]
     name = longs[0][2:] if longs else str(param.name).replace("_", "-")
     return "model-path" if name == "model" else name
+
+
+def _nearest(key: Any, names: dict[str, click.Parameter]) -> str:
+    """'; did you mean ...?' with the --help names closest to an unknown key, or nothing."""
+    import difflib
+
+    shown = sorted({primary_name(p) for p in names.values()})
+    close = difflib.get_close_matches(str(key).replace("_", "-"), shown, n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def option_names(command: click.Command) -> dict[str, click.Parameter]:

@@ -119,7 +119,10 @@ def test_config_file_sets_options_and_flags_win(tmp_path, capsys):
     assert plan["workload"]["max_batch_size"] == 2
     cfg.write_text("gpus: h100x8\nwhat: 1\n")
     code, _, err = run(capsys, "plan", "-c", str(cfg))
-    assert code == 2 and "unknown option 'what'" in err
+    assert code == 2 and "unknown option 'what'" in err and "did you mean" not in err
+    cfg.write_text("gpus: h100x8\nmax_batch: 4\n")
+    code, _, err = run(capsys, "plan", "-c", str(cfg))
+    assert code == 2 and "unknown option 'max_batch'; did you mean max-batch-size" in err
 
 
 def test_models_and_gpus_listings(capsys):
