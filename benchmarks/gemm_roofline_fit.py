@@ -15,6 +15,11 @@ printed are the source of perf.yaml's gemm_roofline_exponent.
   experts the n tokens hit (E·(1 − (1 − k/E)^n), uniform routing) and their top-k FLOPs, per expert shape and
   routing distribution, with the per-pair cost s fixed at perf.yaml's moe_routed_pair_ns.
 
+`--math-rate` prints the rate dense GEMMs reach where the math binds (M, N and K all 4,096 or more), as a share
+of the catalog GPU's dense peak at the precision, median over the shapes; then each system's share over H100
+SXM's at the same precision, and B200's NVFP4 share over its FP8 share. The median B200-over-Hopper ratio
+(H100 and H200, BF16 and FP8) is perf.yaml's blackwell_gemm_scale.
+
 `--moe-stream` prints how fast the fused MoE streams its experts' weights when few tokens make it weight bound:
 at 8-64 tokens under balanced routing (every expert hit once tokens x top-k reach the experts), all experts'
 weight bytes over the latency less perf.yaml's moe_layer_latency_us, as a fraction of the catalog GPU's
@@ -161,10 +166,47 @@ def moe_stream(data: Path, systems: list[str]) -> dict[tuple[str, str, str], dic
     return medians
 
 
+PEAK_KEY = {"bfloat16": "bf16", "fp8": "fp8", "nvfp4": "fp4"}
+
+
+def math_rate(data: Path, systems: list[str]) -> dict[tuple[str, str], float]:
+    """Prints the table; returns the median share of the dense peak by (system, precision)."""
+    import pandas as pd
+
+    from planner import catalog
+
+    shares: dict[tuple[str, str], float] = {}
+    print(f"{'system':10} {'precision':10} {'shapes':>6} {'share of the dense peak (median)':>34}")
+    for system in systems:
+        peaks = catalog.get_gpu(CATALOG_GPU[system]).dense_tflops
+        table = pd.read_parquet(data / system / "gemm" / "trtllm" / VERSION / "gemm_perf.parquet")
+        for dtype, key in PEAK_KEY.items():
+            rows = table[(table.gemm_dtype == dtype) & (table.m >= 4096) & (table.n >= 4096) & (table.k >= 4096)]
+            if rows.empty or not peaks.get(key):
+                continue
+            rate = 2.0 * rows.m * rows.n * rows.k / (rows.latency * 1e-3) / (peaks[key] * 1e12)
+            shares[system, dtype] = float(rate.median())
+            print(f"{system:10} {dtype:10} {len(rows):>6} {shares[system, dtype]:>34.3f}")
+    hopper = [s for s in systems if s != "b200_sxm"]
+    ratios = [shares["b200_sxm", d] / shares[h, d] for h in hopper for d in ("bfloat16", "fp8")
+              if ("b200_sxm", d) in shares and (h, d) in shares]
+    for h in hopper:
+        for d in ("bfloat16", "fp8"):
+            if ("b200_sxm", d) in shares and (h, d) in shares:
+                print(f"b200_sxm over {h} at {d}: {shares['b200_sxm', d] / shares[h, d]:.3f}")
+    if ratios:
+        print(f"median B200 over Hopper ({len(ratios)} ratios): {statistics.median(ratios):.3f}")
+    if ("b200_sxm", "nvfp4") in shares and ("b200_sxm", "fp8") in shares:
+        print(f"b200_sxm NVFP4 over FP8: {shares['b200_sxm', 'nvfp4'] / shares['b200_sxm', 'fp8']:.3f}")
+    return shares
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", default=["h100_sxm", "h200_sxm", "b200_sxm"])
     parser.add_argument("--moe", action="store_true", help="the fused-MoE tables instead of the GEMM ones")
+    parser.add_argument("--math-rate", action="store_true",
+                        help="dense GEMMs' share of the peak where the math binds (perf.yaml blackwell_gemm_scale)")
     parser.add_argument("--moe-stream", action="store_true",
                         help="the fused MoE's weight-streaming rate at few tokens (perf.yaml moe_stream_scale_*)")
     args = parser.parse_args()
@@ -177,6 +219,9 @@ def main() -> None:
         return
     if args.moe_stream:
         moe_stream(data, args.systems)
+        return
+    if args.math_rate:
+        math_rate(data, args.systems)
         return
     every: list[float] = []
     print(f"{'system':10} {'precision':10} {'curves':>6} {'p 25%':>6} {'median':>6} {'p 75%':>6} {'rms':>6}")

@@ -85,8 +85,8 @@ def test_dense_prefill_is_compute_bound_and_attention_is_causal():
 
 
 def test_fp4_prefill_runs_at_the_measured_share_of_the_fp4_peak():
-    """NVFP4 GEMMs run on Blackwell's FP4 tensor cores at gemm_efficiency x fp4_gemm_scale of their dense
-    peak (perf.yaml: the measured FP4/FP8 efficiency ratio)."""
+    """NVFP4 GEMMs run on Blackwell's FP4 tensor cores at gemm_efficiency x blackwell_gemm_scale x fp4_gemm_scale
+    of their dense peak (perf.yaml: B200's measured share of its peak against Hopper's, and its FP4/FP8 ratio)."""
     m = catalog.get_model("llama-3.1-8b")
     b200 = catalog.get_gpu("b200")
     hw = hardware(b200, "nvfp4", "bf16", 1, 1, 8)
@@ -95,12 +95,32 @@ def test_fp4_prefill_runs_at_the_measured_share_of_the_fp4_peak():
     w = stage_work(m, "nvfp4", "bf16", "bf16", 1, stage, Batch(decode=0, context=0, prefill=8192, prompt_len=8192),
                    hw, F)
     linear, norms = 218_103_808, 2 * 4096
-    gemm = b200.dense_tflops["fp4"] * 1e12 * F.gemm_efficiency * F.fp4_gemm_scale
-    gemm16 = b200.dense_tflops["bf16"] * 1e12 * F.gemm_efficiency  # the norm vectors stay 16-bit
-    assert F.fp4_gemm_scale < 1
+    gemm = b200.dense_tflops["fp4"] * 1e12 * F.gemm_efficiency * F.blackwell_gemm_scale * F.fp4_gemm_scale
+    gemm16 = b200.dense_tflops["bf16"] * 1e12 * F.gemm_efficiency * F.blackwell_gemm_scale  # the norms stay 16-bit
+    assert F.fp4_gemm_scale < 1 and F.blackwell_gemm_scale < 1
     read = (linear * 0.5625 + norms * 2) / (8000e9 * F.hbm_efficiency)  # 4-bit weights, an 8-bit scale per 16
     math_s = 2 * 8192 * (linear / gemm + norms / gemm16)
     assert w.weights_s == pytest.approx(32 * (_smooth(read, math_s) + 2 * LAT), rel=1e-9)
+
+
+@pytest.mark.parametrize("gpu, scaled", [("h100-sxm", False), ("h200", False), ("b200", True), ("gb200", True),
+                                         ("b300", True), ("rtx-pro-6000-blackwell", False)])
+def test_only_datacenter_blackwell_runs_dense_gemms_at_its_measured_lower_share(gpu, scaled):
+    """A compute-bound FP8 prefill: on compute capability 10.x the dense GEMMs run at blackwell_gemm_scale of
+    the Hopper-chosen gemm_efficiency (aiconfigurator-core's tables: B200 0.84 of Hopper's share at BF16 and
+    FP8); Hopper and the SM 12x parts, which no table measures, are not scaled."""
+    m = catalog.get_model("llama-3.1-8b")
+    spec = catalog.get_gpu(gpu)
+    hw = hardware(spec, "fp8", "bf16", 1, 1, 8)
+    w = stage_work(m, "fp8", "bf16", "bf16", 1, StageShape(m.num_layers, 0, False, False),
+                   Batch(decode=0, context=0, prefill=16384, prompt_len=16384), hw, F)
+    linear, norms = 218_103_808, 2 * 4096  # one layer's projections and MLP; its norm vectors stay 16-bit
+    eff = F.gemm_efficiency * (F.blackwell_gemm_scale if scaled else 1.0)
+    math_s = 2 * 16384 * (linear / (spec.dense_tflops["fp8"] * 1e12 * eff)
+                          + norms / (spec.dense_tflops["bf16"] * 1e12 * eff))
+    read = (linear + norms * 2) / (spec.bandwidth_gb_s * 1e9 * F.hbm_efficiency)
+    assert math_s > 10 * read  # the math binds
+    assert w.weights_s == pytest.approx(m.num_layers * (_smooth(read, math_s) + 2 * LAT), rel=1e-9)
 
 
 def test_a_gemm_at_its_ridge_point_takes_the_root_two_of_either_time():
@@ -201,7 +221,9 @@ def test_fine_grained_fp4_moe_pays_per_routed_token_and_runs_near_the_fp8_rate()
     bw = 8000e9 * F.hbm_efficiency
     gemm = 9000e12 * F.gemm_efficiency
     fp4_params = s.fixed_params - s.plain_params  # the norms and the router stay 16-bit: the BF16 rate
-    math_s = 2 * n * (fp4_params / (gemm * F.fp4_gemm_scale) + s.plain_params / (2250e12 * F.gemm_efficiency))
+    dense = F.blackwell_gemm_scale  # the dense GEMMs on Blackwell; the fused MoE's keep its own factors
+    math_s = 2 * n * (fp4_params / (gemm * dense * F.fp4_gemm_scale)
+                      + s.plain_params / (2250e12 * F.gemm_efficiency * dense))
     dense_part = _smooth(s.fixed_bytes / bw, math_s) + 2 * LAT
     pairs = 8 * n
     hit = active_experts(128, 8, n)
@@ -297,8 +319,8 @@ def test_nvfp4_deepseek_keeps_its_bf16_attention_at_the_16_bit_rate():
     assert s.fixed_bytes == s.plain_params * 2 + fp4_bytes
     b200 = catalog.get_gpu("b200")
     hw = _hw("nvfp4", "bf16", tp=4, gpu=b200)
-    fp4 = b200.dense_tflops["fp4"] * 1e12 * F.gemm_efficiency * F.fp4_gemm_scale
-    bf16 = b200.dense_tflops["bf16"] * 1e12 * F.gemm_efficiency
+    fp4 = b200.dense_tflops["fp4"] * 1e12 * F.gemm_efficiency * F.blackwell_gemm_scale * F.fp4_gemm_scale
+    bf16 = b200.dense_tflops["bf16"] * 1e12 * F.gemm_efficiency * F.blackwell_gemm_scale
     assert 4 * b200.dense_tflops["bf16"] == b200.dense_tflops["fp4"]
     stage = StageShape(1, 0, False, False, 0)
     w = stage_work(m, "nvfp4", "bf16", "fp8", 4, stage, Batch(0, 0, 4 * 4096, 4096), hw, F, 4, True)

@@ -53,7 +53,7 @@ def test_published_rows_are_transcribed_with_their_layouts(bench):
 def test_rows_the_kernel_tables_cover_meet_the_aim(bench):
     """--backend aiconfigurator: on the 1.x rows its tables cover (Llama 3.3 70B, Qwen3 30B A3B at TP 1) the
     throughput aim holds, the dense rows within NVIDIA's ~6 % median for aiconfigurator, and the roofline on
-    the same rows does worse."""
+    the same rows has the longer tail (its p90 higher: the measured MoE kernels are what it lacks)."""
     import statistics
 
     base: dict[str, list[float]] = {}
@@ -63,6 +63,7 @@ def test_rows_the_kernel_tables_cover_meet_the_aim(bench):
     assert len(covered) >= 25
     assert statistics.median(covered) <= 0.15 and covered[round(0.9 * (len(covered) - 1))] <= 0.35
     assert statistics.median(errors["1.x dense"]) <= 0.06
-    assert statistics.median(covered) < statistics.median([e for g in errors for e in base.get(g, [])])
+    roofline = sorted(e for g in errors for e in base.get(g, []))
+    assert covered[round(0.9 * (len(covered) - 1))] < roofline[round(0.9 * (len(roofline) - 1))]
     # every row outside the tables says why (GPU, weight scheme, attention variant, attention DP)
     assert all("not covered by aiconfigurator-core" in line for line in skipped)

@@ -334,3 +334,27 @@ def test_the_moe_stream_scales_stand_on_the_shipped_kernel_tables(capsys):
         f.hbm_efficiency * f.moe_stream_scale_fp4_blackwell, abs=0.05)
     assert at["b200_sxm", "fp8_block", "deepgemm"] == pytest.approx(
         f.hbm_efficiency * f.moe_stream_scale_fp8_block_blackwell, abs=0.05)
+
+
+@needs_aic
+def test_the_blackwell_gemm_scale_stands_on_the_shipped_gemm_tables(capsys):
+    """perf.yaml's blackwell_gemm_scale is B200's share of its dense peak over Hopper's at the same precision
+    where the math binds, read off the GEMM tables by benchmarks/gemm_roofline_fit.py --math-rate; its
+    fp4_gemm_scale, B200's NVFP4 share over its FP8 share, within 0.05."""
+    import statistics
+    from pathlib import Path
+
+    import aiconfigurator_core
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import gemm_roofline_fit
+    finally:
+        sys.path.pop(0)
+    data = Path(aiconfigurator_core.__file__).parent / "systems" / "data"
+    share = gemm_roofline_fit.math_rate(data, ["h100_sxm", "h200_sxm", "b200_sxm"])
+    assert "median B200 over Hopper" in capsys.readouterr().out
+    ratios = [share["b200_sxm", d] / share[h, d] for h in ("h100_sxm", "h200_sxm") for d in ("bfloat16", "fp8")]
+    f = factors()
+    assert statistics.median(ratios) == pytest.approx(f.blackwell_gemm_scale, abs=0.01)
+    assert share["b200_sxm", "nvfp4"] / share["b200_sxm", "fp8"] == pytest.approx(f.fp4_gemm_scale, abs=0.05)

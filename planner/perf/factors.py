@@ -26,6 +26,7 @@ class Factors(NamedTuple):
     activation_bytes_per_token_per_layer: float
     moe_gemm_efficiency: float
     fp4_gemm_scale: float
+    blackwell_gemm_scale: float
     fp4_moe_gemm_scale: float
     fp8_block_moe_gemm_scale_hopper: float
     fp8_block_moe_gemm_scale_blackwell: float

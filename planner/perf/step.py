@@ -10,7 +10,8 @@ tables: about 1.4 times the larger where they are equal); the other operations t
 
 - linear layers read the rank's weights once per iteration and do 2 FLOPs per weight per token, at the
   plan's GEMM precision, and at the 16-bit rate for the weights a checkpoint keeps unquantized (norms,
-  routers, and e.g. the BF16 attention of NVIDIA's NVFP4 DeepSeek R1);
+  routers, and e.g. the BF16 attention of NVIDIA's NVFP4 DeepSeek R1); datacenter Blackwell reaches a smaller
+  share of its peak than Hopper at the same precision (blackwell_gemm_scale);
   an MoE layer reads only the experts its tokens activate (n tokens with top-k routing out of E experts hit
   E·(1 − (1 − k/E)^n) distinct experts on average, uniform routing assumed), streaming them as fast as a
   dense GEMM reads its weights (slower for 4-bit experts and for DeepGEMM's block-scaled FP8:
@@ -250,7 +251,8 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     """One iteration of the whole TP group's `batch` on one rank of `stage`."""
     bw = hw.hbm_bytes_s * f.hbm_efficiency
     fp4 = hw.gemm_precision == "fp4"
-    gemm = hw.gemm_flops * f.gemm_efficiency * (f.fp4_gemm_scale if fp4 else 1.0)
+    dense_eff = f.gemm_efficiency * (f.blackwell_gemm_scale if hw.arch == 10 else 1.0)
+    gemm = hw.gemm_flops * dense_eff * (f.fp4_gemm_scale if fp4 else 1.0)
     moe_gemm = hw.gemm_flops * f.gemm_efficiency * f.moe_gemm_efficiency * (f.fp4_moe_gemm_scale if fp4 else 1.0)
     moe_bw = bw * moe_stream_scale(weights, hw.arch, f)
     if weights == "fp8_block":  # block-scaled grouped GEMMs: CUTLASS on Hopper, DeepGEMM on Blackwell
@@ -258,7 +260,7 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     elif weights == "mxfp4" and hw.arch < 10:  # Hopper: Triton kernels dequantize the 4-bit experts per tile
         moe_gemm *= f.mxfp4_moe_scale_hopper
     attn_peak = hw.attention_flops * f.attention_efficiency
-    gemm16 = hw.attention_flops * f.gemm_efficiency  # weights kept in the activation dtype multiply at its rate
+    gemm16 = hw.attention_flops * dense_eff  # weights kept in the activation dtype multiply at its rate
     lat = f.memory_op_latency_us * 1e-6
     n = batch.tokens
     dp = tp if attention_dp else 1
