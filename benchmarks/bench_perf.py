@@ -24,6 +24,9 @@ columns `--ep N --attention-dp`), `--flow pytorch --objective throughput --kv-ca
 and the page's quantization; "1.x dense" and "1.x MoE" split them by model. No factor was chosen on them.
 Rows the planner cannot plan are listed with its reason.
 
+"0.19 B200" is the NVFP4 Llama 3.3 70B table of release 0.19.0's page (perf_overview_v0.19_b200.csv, B200, TP 1-8),
+held out, planned for 0.19.0's engine flow (`--flow engine --trtllm-version 0.19.0`).
+
 With `--backend aiconfigurator` (the `aic` extra) every row is planned with aiconfigurator-core's measured
 kernel tables and again with the roofline; the tables cover the rows whose figure names aiconfigurator-core
 as its backend, and the summary gives both backends' errors on those same rows (the others are listed as
@@ -158,6 +161,31 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
             print(f"{r['model']:15} {gpu:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
                   f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {_tokens_s(plan):>10,.0f} "
                   f"{published:>10,.0f} {100 * err:>+6.1f}%  other GPUs ({r['quant']})")
+    return errors
+
+
+def v019_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = None,
+              skipped: list[str] | None = None) -> list[float]:
+    """perf_overview_v0.19_b200.csv: NVFP4 Llama 3.3 70B on B200 under TensorRT-LLM 0.19.0 (held out), planned
+    for that release's engine flow."""
+    make_plan = _planner(backend, roofline, skipped)
+    errors: list[float] = []
+    for r in _rows("perf_overview_v0.19_b200.csv"):
+        tp, published = int(r["tp"]), float(r["tokens_s"])
+        plan = make_plan(r["model"], f"{r['gpu']}x8", quant=r["quant"], kv_cache_dtype="fp8", tp=tp, pp=1,
+                         max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
+                         kv_cache_free_gpu_mem_fraction=0.95, flow=ENGINE_ERA, trtllm_version="0.19.0",
+                         bench_requests=_requests(r))
+        if plan is None or plan.performance is None:
+            continue
+        err = _tokens_s(plan) / published - 1
+        errors.append(abs(err))
+        if roofline is not None:
+            roofline.setdefault("0.19 B200", []).append(abs(_tokens_s(make_plan.roofline) / published - 1))
+        if not quiet:
+            print(f"{r['model']:15} {r['gpu']:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
+                  f"{plan.workload.max_num_tokens:>6} {plan.performance.concurrency:>5} {_tokens_s(plan):>10,.0f} "
+                  f"{published:>10,.0f} {100 * err:>+6.1f}%  0.19.0 B200 (NVFP4)")
     return errors
 
 
@@ -317,6 +345,7 @@ def main() -> None:
     by_generation: dict[str, list[float]] = {}
     one_x = one_x_rows(args.quiet, args.backend, base, skipped, unplanned, by_generation)
     online = online_rows(args.quiet, args.backend, base, skipped)
+    v019 = v019_rows(args.quiet, args.backend, base, skipped)
     if unplanned:
         print(f"\n1.x rows the planner cannot plan ({len(unplanned)} rows):")
         for line in unplanned:
@@ -347,6 +376,8 @@ def main() -> None:
     print("online serving (Triton rows, below saturation):")
     for key, errs in online.items():
         show(key, errs, 16)
+    print("held out, TensorRT-LLM 0.19.0 (NVFP4 Llama 3.3 70B on B200, engine flow):")
+    show("0.19 B200", v019, 16)
 
 
 if __name__ == "__main__":
