@@ -16,8 +16,8 @@ printed are the source of perf.yaml's gemm_roofline_exponent.
   routing distribution, with the per-pair cost s fixed at perf.yaml's moe_routed_pair_ns.
 
 `--math-rate` prints the rate dense GEMMs reach where the math binds (M, N and K all 4,096 or more), as a share
-of the catalog GPU's dense peak at the precision, median over the shapes; then each system's share over H100
-SXM's at the same precision, and B200's NVFP4 share over its FP8 share. The median B200-over-Hopper ratio
+of the catalog GPU's dense peak at the precision, median over the shapes; then B200's share over each Hopper
+system's at the same precision, and B200's NVFP4 share over its FP8 share. The median B200-over-Hopper ratio
 (H100 and H200, BF16 and FP8) is perf.yaml's blackwell_gemm_scale.
 
 `--moe-stream` prints how fast the fused MoE streams its experts' weights when few tokens make it weight bound:
@@ -187,13 +187,12 @@ def math_rate(data: Path, systems: list[str]) -> dict[tuple[str, str], float]:
             rate = 2.0 * rows.m * rows.n * rows.k / (rows.latency * 1e-3) / (peaks[key] * 1e12)
             shares[system, dtype] = float(rate.median())
             print(f"{system:10} {dtype:10} {len(rows):>6} {shares[system, dtype]:>34.3f}")
-    hopper = [s for s in systems if s != "b200_sxm"]
-    ratios = [shares["b200_sxm", d] / shares[h, d] for h in hopper for d in ("bfloat16", "fp8")
-              if ("b200_sxm", d) in shares and (h, d) in shares]
-    for h in hopper:
+    ratios = []
+    for h in (s for s in systems if s != "b200_sxm"):
         for d in ("bfloat16", "fp8"):
             if ("b200_sxm", d) in shares and (h, d) in shares:
-                print(f"b200_sxm over {h} at {d}: {shares['b200_sxm', d] / shares[h, d]:.3f}")
+                ratios.append(shares["b200_sxm", d] / shares[h, d])
+                print(f"b200_sxm over {h} at {d}: {ratios[-1]:.3f}")
     if ratios:
         print(f"median B200 over Hopper ({len(ratios)} ratios): {statistics.median(ratios):.3f}")
     if ("b200_sxm", "nvfp4") in shares and ("b200_sxm", "fp8") in shares:
