@@ -36,6 +36,18 @@ def test_trtllm_config_reads_the_plan():
     assert params["max_beam_width"] == str(p.workload.max_beam_width)
 
 
+def test_engine_flow_chunks_prompts_as_the_performance_model_does():
+    """A prompt longer than max_num_tokens is only scheduled in chunks: the tensorrt_llm model turns chunked
+    context on (the backend's default is off), on engines built with the paged context FMHA it needs."""
+    p = plan(max_input_len=4096, max_num_tokens=1024)
+    files = render_all(p)
+    cfg = _parse(files["model_repository/tensorrt_llm/config.pbtxt"])
+    params = {k: v.string_value for k, v in cfg.parameters.items()}
+    assert params["enable_chunked_context"] == "true"
+    assert "--use_paged_context_fmha enable" in files["build.sh"]
+    assert p.performance.ttft_ms > 0  # the plan times the prompt's four chunks
+
+
 def test_build_script_flags():
     p = plan("llama-3.1-70b", "h100x8", quant="fp8", kv_cache_dtype="fp8")
     sh = render_all(p)["build.sh"]

@@ -127,6 +127,9 @@ def test_model_yaml_carries_the_plan():
     assert args["cuda_graph_config"] == {"batch_sizes": list(range(1, 33)), "max_batch_size": 32,
                                          "enable_padding": True}
     assert args["triton_config"] == {"max_batch_size": 0, "decoupled": True}
+    # prompts fill each step's max_num_tokens in chunks, as the performance model schedules them and
+    # trtllm-bench runs them; TorchLlmArgs leaves it off
+    assert args["enable_chunked_prefill"] is True
     spec = load_profile("1.2.1").pytorch
     assert set(args) - {"triton_config"} <= set(spec.llm_args.arguments)
 

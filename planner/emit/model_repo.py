@@ -46,6 +46,11 @@ def tensorrt_llm_parameters(plan: Plan, profile: Profile) -> list[tuple[str, str
         ("kv_cache_free_gpu_mem_fraction", repr(float(rt.kv_cache_free_gpu_mem_fraction))),
         ("exclude_input_in_output", "true"),
         ("enable_kv_cache_reuse", "false"),
+        # chunked context (the engines are built with paged context FMHA, which it needs): prompts fill each
+        # step's max_num_tokens in chunks, as the performance model schedules them (llm_args.py says where
+        # trtllm-bench does); without it a prompt longer than max_num_tokens is never scheduled. The backend's
+        # default is false (tensorrtllm_backend docs/model_config.md).
+        ("enable_chunked_context", "true"),
         ("executor_worker_path", EXECUTOR_WORKER),
     ]
     if rt.max_tokens_in_paged_kv_cache is not None:
