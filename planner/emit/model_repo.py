@@ -48,7 +48,7 @@ def tensorrt_llm_parameters(plan: Plan, profile: Profile) -> list[tuple[str, str
         ("enable_kv_cache_reuse", "false"),
         # chunked context (the engines are built with paged context FMHA, which it needs): prompts fill each
         # step's max_num_tokens in chunks, as the performance model schedules them (llm_args.py says where
-        # trtllm-bench does); without it a prompt longer than max_num_tokens is never scheduled. The backend's
+        # trtllm-bench does); without it a prompt longer than max_num_tokens is an error. The backend's
         # default is false (tensorrtllm_backend docs/model_config.md).
         ("enable_chunked_context", "true"),
         ("executor_worker_path", EXECUTOR_WORKER),

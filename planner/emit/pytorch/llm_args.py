@@ -59,11 +59,11 @@ def llm_arguments(plan: Plan) -> dict[str, Any]:
     args["max_seq_len"] = w.max_seq_len
     args["max_beam_width"] = w.max_beam_width
     # Prompts split into chunks that fill each iteration's max_num_tokens beside the decode tokens: what the
-    # performance model schedules, what trtllm-bench runs (--enable_chunked_context/--disable_chunked_context,
-    # on by default: tensorrt_llm/bench/benchmark/throughput.py at NVIDIA/TensorRT-LLM 56851033; an opt-in
-    # flag at 1.0.0rc4, 000a01de) and the only way a prompt longer than max_num_tokens is scheduled at all.
-    # Off by default in TorchLlmArgs; where a model cannot chunk (MLA outside SM 90/100) the executor turns
-    # it off with a warning (tensorrt_llm/_torch/pyexecutor/py_executor_creator.py).
+    # performance model schedules, what trtllm-bench runs (its --enable_chunked_context is on by default since
+    # NVIDIA/TensorRT-LLM PR #6582, August 2025; an opt-in flag at 1.0.0rc4) and the only way a prompt longer
+    # than max_num_tokens runs at all (it is an error otherwise: PR #9499, which proposes chunking by default
+    # after 1.2). Off by default in TorchLlmArgs; where a model cannot chunk (MLA outside SM 90/100) the
+    # executor turns it off with a warning (tensorrt_llm/_torch/pyexecutor/py_executor_creator.py).
     args["enable_chunked_prefill"] = True
     kv: dict[str, Any] = {
         # the fraction of free memory after the profiling pass the KV pool takes (the memory model's rule)
