@@ -104,6 +104,24 @@ def _planner(backend: str, compared: dict[str, list[float]], skipped: list[str])
     return plan
 
 
+def _tput_error(make_plan, plan, r: dict[str, str], gpu: str, published: float, group: str,
+                roofline: dict | None, quiet: bool, label: str) -> float | None:
+    """|predicted / published - 1| of one trtllm-bench row's plan (None when it has no figures), the roofline's
+    error on the same row under `group` when another backend planned it, and the row printed."""
+    perf = plan.performance
+    if perf is None:
+        print(f"{r['model']:15} {gpu:5} {r['tp']:>2}: no figures ({plan.performance_note or 'does not fit'})")
+        return None
+    err = _tokens_s(plan) / published - 1
+    if roofline is not None:
+        roofline.setdefault(group, []).append(abs(_tokens_s(make_plan.roofline) / published - 1))
+    if not quiet:
+        print(f"{r['model']:15} {gpu:5} {r['tp']:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
+              f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {_tokens_s(plan):>10,.0f} "
+              f"{published:>10,.0f} {100 * err:>+6.1f}%  {label}")
+    return abs(err)
+
+
 def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = None,
                     skipped: list[str] | None = None) -> dict[str, list[float]]:
     make_plan = _planner(backend, roofline, skipped)
@@ -129,18 +147,9 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
                 group = "calibration"
             elif r["model"].startswith("mixtral"):
                 group = "MoE factor"
-            perf = plan.performance
-            if perf is None:
-                print(f"{r['model']:15} {gpu:5} {tp:>2}: no figures ({plan.performance_note or 'does not fit'})")
-                continue
-            err = _tokens_s(plan) / published - 1
-            errors[group].append(abs(err))
-            if roofline is not None:
-                roofline.setdefault(group, []).append(abs(_tokens_s(make_plan.roofline) / published - 1))
-            if not quiet:
-                print(f"{r['model']:15} {gpu:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
-                      f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {_tokens_s(plan):>10,.0f} "
-                      f"{published:>10,.0f} {100 * err:>+6.1f}%  {group}")
+            err = _tput_error(make_plan, plan, r, gpu, published, group, roofline, quiet, group)
+            if err is not None:
+                errors[group].append(err)
     for r in _rows("perf_overview_v0.17_l40s_a100.csv"):
         gpu, published, tp = r["gpu"], float(r["tokens_s"]), int(r["tp"])
         plan = make_plan(r["model"], f"{'a100-80gb' if gpu == 'a100' else gpu}x8", quant=r["quant"],
@@ -149,18 +158,10 @@ def throughput_rows(quiet: bool, backend: str = "roofline", roofline: dict | Non
                          flow=ENGINE_ERA, bench_requests=_requests(r))
         if plan is None:
             continue
-        perf = plan.performance
-        if perf is None:
-            print(f"{r['model']:15} {gpu:5} {tp:>2}: no figures ({plan.performance_note or 'does not fit'})")
-            continue
-        err = _tokens_s(plan) / published - 1
-        errors["other GPUs"].append(abs(err))
-        if roofline is not None:
-            roofline.setdefault("other GPUs", []).append(abs(_tokens_s(make_plan.roofline) / published - 1))
-        if not quiet:
-            print(f"{r['model']:15} {gpu:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
-                  f"{plan.workload.max_num_tokens:>6} {perf.concurrency:>5} {_tokens_s(plan):>10,.0f} "
-                  f"{published:>10,.0f} {100 * err:>+6.1f}%  other GPUs ({r['quant']})")
+        err = _tput_error(make_plan, plan, r, gpu, published, "other GPUs", roofline, quiet,
+                          f"other GPUs ({r['quant']})")
+        if err is not None:
+            errors["other GPUs"].append(err)
     return errors
 
 
@@ -176,16 +177,11 @@ def v019_rows(quiet: bool, backend: str = "roofline", roofline: dict | None = No
                          max_input_len=int(r["isl"]), max_output_len=int(r["osl"]), objective="throughput",
                          kv_cache_free_gpu_mem_fraction=0.95, flow=ENGINE_ERA, trtllm_version="0.19.0",
                          bench_requests=_requests(r))
-        if plan is None or plan.performance is None:
+        if plan is None:
             continue
-        err = _tokens_s(plan) / published - 1
-        errors.append(abs(err))
-        if roofline is not None:
-            roofline.setdefault("0.19 B200", []).append(abs(_tokens_s(make_plan.roofline) / published - 1))
-        if not quiet:
-            print(f"{r['model']:15} {r['gpu']:5} {tp:>2} {r['isl']:>5}/{r['osl']:<5} {plan.workload.max_batch_size:>5} "
-                  f"{plan.workload.max_num_tokens:>6} {plan.performance.concurrency:>5} {_tokens_s(plan):>10,.0f} "
-                  f"{published:>10,.0f} {100 * err:>+6.1f}%  0.19.0 B200 (NVFP4)")
+        err = _tput_error(make_plan, plan, r, r["gpu"], published, "0.19 B200", roofline, quiet, "0.19.0 B200 (NVFP4)")
+        if err is not None:
+            errors.append(err)
     return errors
 
 
