@@ -237,33 +237,28 @@ def preferred(options: list) -> list:
        reads per micro-batch). TP stops at the node (unless the fleet's NVLink domain spans nodes), so a
        replica over several nodes takes TP up to the node and PP across the nodes, none inside them.
     """
-    pool, most_tp = _pool(options)
-    return [o for o in pool if o.cand.tp == most_tp[o.cand.gpus]]
+    left_out = passed_over(options)
+    return [o for o in options if id(o) not in left_out]
 
 
 def passed_over(options: list) -> dict[int, str]:
-    """id(option) -> why `preferred` leaves out an option that fits, for those it leaves out: a plan shows
-    them with their figures, and one faster than the chosen layout needs the reason beside it."""
-    pool, most_tp = _pool(options)
-    kept = {id(o) for o in pool}
+    """id(option) -> why `preferred` leaves out an option that fits, for each it leaves out (the rules are
+    `preferred`'s): a plan shows them with their figures, and one faster than the chosen layout needs the
+    reason beside it."""
+    tiling = any(o.idle == 0 for o in options)
+    pool = [o for o in options if o.idle == 0 or not tiling]
+    most_tp: dict[int, int] = {}
+    for o in pool:
+        most_tp[o.cand.gpus] = max(most_tp.get(o.cand.gpus, 0), o.cand.tp)
     out = {}
     for o in options:
         gpus = o.cand.gpus
-        if id(o) not in kept:
+        if tiling and o.idle:
             out[id(o)] = f"leaves {o.idle} GPU(s) idle; layouts that tile the fleet fit"
         elif o.cand.tp < most_tp[gpus]:
             tp = most_tp[gpus]
             out[id(o)] = f"TP {tp} × PP {gpus // tp} preferred: TP before PP inside a node"
     return out
-
-
-def _pool(options: list) -> tuple[list, dict[int, int]]:
-    """(the options tiling the fleet, or all when none does; the most TP among them per GPU count)."""
-    pool = [o for o in options if o.idle == 0] or list(options)
-    most_tp: dict[int, int] = {}
-    for o in pool:
-        most_tp[o.cand.gpus] = max(most_tp.get(o.cand.gpus, 0), o.cand.tp)
-    return pool, most_tp
 
 
 def rank_key(objective: str):
