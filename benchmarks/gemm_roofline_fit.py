@@ -37,6 +37,7 @@ GRID = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
 WEIGHT_BYTES = {"bfloat16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5625}
 # 4-bit values with one 8-bit scale per 32 (MXFP4); the block-scaled FP8 scales are a part in 4,000, left out
 STREAM_BYTES = {**WEIGHT_BYTES, "w4a16_mxfp4": 0.5 + 1 / 32}
+PEAK_KEY = {"bfloat16": "bf16", "fp8": "fp8", "nvfp4": "fp4"}  # the tables' precisions, as the GPU catalog names them
 CATALOG_GPU = {"h100_sxm": "h100-sxm", "h200_sxm": "h200", "b200_sxm": "b200"}
 VERSION = "1.3.0rc20"
 
@@ -121,7 +122,7 @@ def fused_moe(data: Path, systems: list[str]) -> None:
             if dtype not in ("bfloat16", "fp8", "nvfp4"):
                 continue
             fits, rates = [], []
-            peak = peaks[{"bfloat16": "bf16", "fp8": "fp8", "nvfp4": "fp4"}[dtype]] * 1e12 * gemm_efficiency
+            peak = peaks[PEAK_KEY[dtype]] * 1e12 * gemm_efficiency
             for (h, w, k, e), curve in rows.groupby(["hidden_size", "inter_size", "topk", "num_experts"]):
                 curve = curve.sort_values("num_tokens")
                 args = (curve.num_tokens.to_numpy(float), curve.latency.to_numpy() * 1e-3, WEIGHT_BYTES[dtype],
@@ -164,9 +165,6 @@ def moe_stream(data: Path, systems: list[str]) -> dict[tuple[str, str, str], dic
                      for n in (8, 16, 32, 64)]
             print(f"{system:10} {dtype:12} {kernel:26} " + " ".join(cells))
     return medians
-
-
-PEAK_KEY = {"bfloat16": "bf16", "fp8": "fp8", "nvfp4": "fp4"}
 
 
 def math_rate(data: Path, systems: list[str]) -> dict[tuple[str, str], float]:
