@@ -11,6 +11,8 @@ import math
 from typing import NamedTuple
 
 from planner import perf
+from planner.errors import InputError
+from planner.fleet import MAX_GPUS_PER_NODE, MAX_NODES
 from planner.layout import Candidate, evaluate, fleet_share, moe_variants, preferred, rank_key
 from planner.perf.tuning import max_throughput_limits
 from planner.specs import Fleet, ModelSpec, RuntimeProfile, Workload
@@ -154,6 +156,11 @@ def choose(ask: Ask, options: list[Option]) -> Option | None:
     return min(preferred(fitting), key=rank_key(ask.objective))
 
 
+# The most GPUs a sizing answers with: the fleet syntax's own bounds, far past any deployment, so that a
+# mistyped rate (1e30) is an error, not a replica count hundreds of digits long.
+MAX_SIZED_GPUS = MAX_NODES * MAX_GPUS_PER_NODE
+
+
 class Sizing(NamedTuple):
     request_rate: float
     replicas_needed: int
@@ -177,6 +184,11 @@ def size_fleet(ask: Ask, opt: Option) -> Sizing | None:
         capacity = _max_rate_within_limits(ask, opt, top)
     achievable = capacity > 0
     needed = math.ceil(rate / capacity - 1e-9) if achievable else 0
+    if needed * opt.cand.gpus > MAX_SIZED_GPUS:
+        most = MAX_SIZED_GPUS // opt.cand.gpus * capacity * 0.9995  # still within the bound once printed to 4 digits
+        raise InputError(f"--request-rate {rate:g} would need {needed * opt.cand.gpus:.3g} GPUs ({capacity:.3g} "
+                         f"requests/s per {opt.cand.gpus}-GPU replica): more than the planner sizes "
+                         f"({MAX_SIZED_GPUS:,} GPUs); it sizes up to --request-rate {most:.4g}")
     suffices = achievable and needed <= opt.replicas
     return Sizing(rate, needed, needed * opt.cand.gpus, suffices, suffices, capacity)
 

@@ -48,7 +48,8 @@ def compare(model: str | None, gpus: str, quants: str | None = None, gpu_hour_pr
             try:
                 plan = make_plan(model, fleet, quant=quant, gpu_hour_price=price, **options)
             except InputError as exc:
-                if "unknown" in exc.message or "cannot read fleet" in exc.message:
+                if ("unknown" in exc.message or "cannot read fleet" in exc.message
+                        or exc.message.startswith("--request-rate")):  # the whole command's input, not the row's
                     raise
                 rows.append({**row, "fits": False, "note": exc.message})
                 continue

@@ -49,6 +49,19 @@ def test_bad_performance_options_are_one_line_exit_2(capsys, flag, value):
     assert err.startswith("planner: error:") and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", ["plan", "compare"])
+def test_a_rate_past_any_fleet_is_an_input_error_that_names_the_largest_rate_sized(capsys, command):
+    code, out, err = run(capsys, command, "llama-3.1-8b", "--gpus", "h100x1", "--request-rate", "1e30")
+    assert code == 2 and not out
+    assert len(err.strip().splitlines()) == 1 and "more than the planner sizes (102,400,000 GPUs)" in err
+    largest = float(err.rsplit("--request-rate ", 1)[1])
+    code, out, err = run(capsys, command, "llama-3.1-8b", "--gpus", "h100x1", "--request-rate", f"{largest:g}",
+                         "--format", "json")
+    assert code == 0, err
+    sized = json.loads(out)["sizing"]["gpus_needed"] if command == "plan" else json.loads(out)[0]["gpus_needed"]
+    assert 0.99e8 < sized <= 102_400_000
+
+
 def test_forced_layout_short_of_kv_still_reports_speed_and_exits_3(capsys):
     code, out, _ = run(capsys, "plan", "llama-3.1-70b", "--gpus", "h100x1", "--quant", "fp8", "--tp", "1", "--pp", "1",
                        "--max-batch-size", "512", "--format", "json")
