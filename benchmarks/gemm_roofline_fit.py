@@ -198,12 +198,66 @@ def math_rate(data: Path, systems: list[str]) -> dict[tuple[str, str], float]:
     return shares
 
 
+def split_costs(curves, h: int, w: int, k: int, e: int, gpus: int = 8) -> tuple[float, float] | None:
+    """(seconds per routed pair beyond its FLOPs, FLOP rate) of one expert shape, from its TP x EP splits over
+    `gpus` GPUs: a rank at moe_tp t and moe_ep g = gpus / t runs k / g routed pairs per token, each of width
+    w / t, so its latency slope per pair is c + 6·h·(w / t) / R; a line through the splits gives c and R."""
+    import numpy as np
+
+    xs, ys = [], []
+    for t in (1, 2, 4, 8):
+        g = gpus // t
+        if g < 1 or e % g:
+            continue
+        curve = curves[(curves.moe_tp_size == t) & (curves.moe_ep_size == g)].set_index("num_tokens").latency
+        if 4096 not in curve.index or 16384 not in curve.index:
+            continue
+        slope = (curve[16384] - curve[4096]) * 1e-3 / (16384 - 4096)
+        xs.append(6.0 * h * w / t)
+        ys.append(slope / (k / g))
+    if len(xs) < 3:
+        return None
+    inverse_rate, c = np.polyfit(xs, ys, 1)
+    return (float(c), float(1 / inverse_rate)) if inverse_rate > 0 else None
+
+
+def moe_split(data: Path, systems: list[str]) -> dict[tuple[str, str], tuple[float, float]]:
+    """Prints the table; returns, by (system, precision), the median per-pair cost in ns per 1,024 hidden elements
+    and the median block-scaled-over-per-tensor FP8 rate ratio (nan where the precision is not fp8_block)."""
+    import pandas as pd
+
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    print(f"{'system':10} {'precision':10} {'shapes':>6} {'ns/pair per 1k hidden':>22} {'TFLOPS':>7} "
+          f"{'rate / fp8 rate':>16}")
+    for system in systems:
+        table = pd.read_parquet(data / system / "moe" / "trtllm" / VERSION / "moe_perf.parquet")
+        table = table[(table.kernel_source == "moe_torch_flow_cutlass") & (table.distribution == "balanced")]
+        fits: dict[str, dict[tuple[int, ...], tuple[float, float]]] = {}
+        for (dtype, h, w, k, e), curves in table.groupby(["moe_dtype", "hidden_size", "inter_size", "topk",
+                                                          "num_experts"]):
+            got = split_costs(curves, int(h), int(w), int(k), int(e))
+            if got is not None:
+                fits.setdefault(dtype, {})[int(h), int(w), int(k), int(e)] = got
+        for dtype, shapes in sorted(fits.items()):
+            per_khidden = statistics.median(c * 1e9 / (shape[0] / 1024) for shape, (c, _) in shapes.items())
+            rate = statistics.median(r for _, r in shapes.values())
+            both = [r / fits["fp8"][shape][1] for shape, (_, r) in shapes.items() if shape in fits.get("fp8", {})]
+            ratio = statistics.median(both) if dtype == "fp8_block" and both else float("nan")
+            out[system, dtype] = (per_khidden, ratio)
+            print(f"{system:10} {dtype:10} {len(shapes):>6} {per_khidden:>22.2f} {rate / 1e12:>7.0f} "
+                  f"{'-' if ratio != ratio else f'{ratio:.2f} ({len(both)})':>16}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", default=["h100_sxm", "h200_sxm", "b200_sxm"])
     parser.add_argument("--moe", action="store_true", help="the fused-MoE tables instead of the GEMM ones")
     parser.add_argument("--math-rate", action="store_true",
                         help="dense GEMMs' share of the peak where the math binds (perf.yaml blackwell_gemm_scale)")
+    parser.add_argument("--moe-split", action="store_true",
+                        help="the fused MoE's per-pair cost and rate from its TP x EP splits "
+                             "(perf.yaml fp8_block_*_hopper)")
     parser.add_argument("--moe-stream", action="store_true",
                         help="the fused MoE's weight-streaming rate at few tokens (perf.yaml moe_stream_scale_*)")
     args = parser.parse_args()
@@ -216,6 +270,9 @@ def main() -> None:
         return
     if args.moe_stream:
         moe_stream(data, args.systems)
+        return
+    if args.moe_split:
+        moe_split(data, args.systems)
         return
     if args.math_rate:
         math_rate(data, args.systems)

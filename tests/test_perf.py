@@ -264,8 +264,9 @@ def test_interleaved_moe_layers_are_timed_as_moe():
 def test_block_fp8_experts_run_at_their_measured_share_of_the_fp8_rate():
     """DeepSeek-R1's block-scaled FP8 experts (256 of width 2048, top 8) at EP 8 on H200, 8,192 tokens: each
     rank's 32 experts see 8,192 routed pairs on average, the busiest rank 1.47 times that (routing.py), and
-    are compute-bound; the grouped GEMMs run at fp8_block_moe_gemm_scale_hopper of the FP8 MoE rate, on
-    B200 at the Blackwell share."""
+    are compute-bound; the grouped GEMMs run at fp8_block_moe_gemm_scale_hopper of the FP8 MoE rate, and each
+    pair costs 9.5 ns per 1,024 of the 7,168 hidden elements (66.5 ns) instead of the per-tensor 8 ns. On
+    B200 the Blackwell share, and no such pair cost."""
     m = catalog.get_model("deepseek-r1")
     h200 = catalog.get_gpu("h200")
     n, stage = 8192, StageShape(1, 1, False, False, 3)
@@ -284,14 +285,33 @@ def test_block_fp8_experts_run_at_their_measured_share_of_the_fp8_rate():
     hit = active_experts(256, 8, n) * 32 / 256  # all of this rank's 32, to a part in 10^28
     assert flops / rate > hit * s.expert_bytes / bw
     grouped_block = _smooth(hit * s_block.expert_bytes / bw, flops / (rate * F.fp8_block_moe_gemm_scale_hopper))
+    pairs = 8 * n * 32 / 256 * skew
+    assert F.fp8_block_pair_ns_per_khidden_hopper * 7168 / 1024 == pytest.approx(66.5)
+    pair_gap = pairs * (66.5 - F.moe_routed_pair_ns) * 1e-9
     # (the attention projections' block scales add a few bytes to the dense part: a millionth of the gap)
-    assert block - plain == pytest.approx(grouped_block - _smooth(hit * s.expert_bytes / bw, flops / rate),
+    assert block - plain == pytest.approx(grouped_block - _smooth(hit * s.expert_bytes / bw, flops / rate) + pair_gap,
                                           rel=1e-5)
     b200 = _hw("fp8_block", "bf16", tp=8, gpu=catalog.get_gpu("b200"))
     assert b200.arch == 10
     fast = stage_work(m, "fp8_block", "bf16", "fp8", 8, stage, Batch(n, 1), b200, F, 8, True).weights_s
     base = stage_work(m, "fp8", "bf16", "fp8", 8, stage, Batch(n, 1), b200, F, 8, True).weights_s
     assert 0 < fast - base < block - plain
+
+
+def test_slicing_block_fp8_experts_across_tp_ranks_costs_what_whole_experts_per_rank_do_not():
+    """DeepSeek-R1 on 8 H200 under attention DP, one MoE layer at 16,384 tokens: at EP e each rank holds 256 / e
+    experts sliced 8 / e ways, so lower EP multiplies the routed pairs a rank handles (each narrower, the same
+    FLOPs in all). Block-scaled FP8 pairs cost 66.5 ns each at DeepSeek's hidden size, so EP 8 is fastest and
+    EP 1 slowest, as aiconfigurator-core's kernel tables time them (tests/test_perf_aic.py checks the gap)."""
+    m = catalog.get_model("deepseek-r1")
+    hw = _hw("fp8_block", "bf16", tp=8, gpu=catalog.get_gpu("h200"))
+    stage = StageShape(1, 1, False, False, 3)
+    t = {ep: stage_work(m, "fp8_block", "bf16", "fp8", 8, stage, Batch(16384, 1), hw, F, ep, True).weights_s
+         for ep in (1, 2, 4, 8)}
+    assert t[1] > t[2] > t[4] > t[8]
+    # the tables: 9.8 ms at EP 1 against 4.0 ms at EP 8 (power-law routing); the layer's attention and shared
+    # expert, the same at every EP, narrow the ratio here
+    assert t[1] > 1.5 * t[8]
 
 
 def test_nvfp4_deepseek_keeps_its_bf16_attention_at_the_16_bit_rate():

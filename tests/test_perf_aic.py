@@ -358,3 +358,49 @@ def test_the_blackwell_gemm_scale_stands_on_the_shipped_gemm_tables(capsys):
     f = factors()
     assert statistics.median(ratios) == pytest.approx(f.blackwell_gemm_scale, abs=0.01)
     assert share["b200_sxm", "nvfp4"] / share["b200_sxm", "fp8"] == pytest.approx(f.fp4_gemm_scale, abs=0.05)
+
+
+@needs_aic
+def test_the_block_fp8_pair_cost_and_rate_stand_on_the_shipped_moe_tables(capsys):
+    """perf.yaml's fp8_block_pair_ns_per_khidden_hopper and fp8_block_moe_gemm_scale_hopper are read off the
+    fused-MoE tables' TP x EP splits by benchmarks/gemm_roofline_fit.py --moe-split (H100 and H200 medians, within
+    1 ns and 0.05); with them the planner's gap between slicing DeepSeek's experts over 8 ranks (EP 1) and
+    holding 32 whole ones per rank (EP 8) is within a quarter of the tables' at 4,096 and 16,384 tokens, under
+    DeepSeek's power-law routing."""
+    import statistics
+    from pathlib import Path
+
+    import aiconfigurator_core
+    import pandas as pd
+
+    from planner.perf.hardware import hardware
+    from planner.perf.step import Batch, StageShape, stage_work
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import gemm_roofline_fit
+    finally:
+        sys.path.pop(0)
+    data = Path(aiconfigurator_core.__file__).parent / "systems" / "data"
+    split = gemm_roofline_fit.moe_split(data, ["h100_sxm", "h200_sxm"])
+    assert "rate / fp8 rate" in capsys.readouterr().out
+    hopper = [split[s, "fp8_block"] for s in ("h100_sxm", "h200_sxm")]
+    f = factors()
+    assert statistics.median(c for c, _ in hopper) == pytest.approx(f.fp8_block_pair_ns_per_khidden_hopper, abs=1.0)
+    assert statistics.median(r for _, r in hopper) == pytest.approx(f.fp8_block_moe_gemm_scale_hopper, abs=0.05)
+
+    m = catalog.get_model("deepseek-r1")
+    stage = StageShape(1, 1, False, False, 3)
+    for system, gpu in (("h100_sxm", "h100-sxm"), ("h200_sxm", "h200")):
+        table = pd.read_parquet(data / system / "moe" / "trtllm" / gemm_roofline_fit.VERSION / "moe_perf.parquet")
+        table = table[(table.kernel_source == "moe_torch_flow_cutlass") & (table.moe_dtype == "fp8_block")
+                      & (table.hidden_size == 7168) & (table.inter_size == 2048) & (table.num_experts == 256)
+                      & (table.topk == 8) & (table.distribution == "power_law_1.01")]
+        hw = hardware(catalog.get_gpu(gpu), "fp8_block", "bf16", 8, 1, 8, True)
+        for n in (4096, 16384):
+            at = table[table.num_tokens == n]
+            sliced, whole = (at[(at.moe_tp_size == tp) & (at.moe_ep_size == ep)].latency.min() * 1e-3
+                             for tp, ep in ((8, 1), (1, 8)))
+            planned = {ep: stage_work(m, "fp8_block", "bf16", "fp8", 8, stage, Batch(n, 1), hw, f, ep, True).weights_s
+                       for ep in (1, 8)}
+            assert planned[1] - planned[8] == pytest.approx(sliced - whole, rel=0.25), (system, n)

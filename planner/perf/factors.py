@@ -36,6 +36,7 @@ class Factors(NamedTuple):
     moe_stream_scale_mxfp4_hopper: float
     moe_layer_latency_us: float
     moe_routed_pair_ns: float
+    fp8_block_pair_ns_per_khidden_hopper: float
     request_overhead_ms: float
 
 

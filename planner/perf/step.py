@@ -20,8 +20,10 @@ tables: about 1.4 times the larger where they are equal); the other operations t
   the launches of its chain of kernels) and a cost per routed (token, expert) pair (permuting the token in,
   quantizing it, the activation, the weighted sum back), both read off measured MoE kernel tables
   (perf.yaml); its FP4 grouped GEMMs run near the FP8 rate, not at twice it, block-scaled FP8 ones
-  (DeepSeek's checkpoints) at under half the FP8 rate on Hopper, and MXFP4 ones (gpt-oss) on Hopper,
-  dequantized in Triton kernels, at under two thirds of the 16-bit rate;
+  (DeepSeek's checkpoints) at under two thirds of the FP8 rate on Hopper, where each of their pairs also
+  costs in proportion to the hidden size (quantizing the token per group of 128), so that slicing every
+  expert across TP ranks, which multiplies the pairs, costs what the kernel tables show, and MXFP4 ones
+  (gpt-oss) on Hopper, dequantized in Triton kernels, at under two thirds of the 16-bit rate;
 - attention of a decode token reads the KV cache of its whole context (bytes per token from the
   memory model), of its last `sliding_window` tokens in a sliding layer and of its own chunk in a
   chunked one (Llama 4), and does 4·head_dim FLOPs per head and attended token; MLA attends in its latent
@@ -234,6 +236,14 @@ def remote_ranks(ep: int, top_k: int) -> float:
     return (ep - 1) * (1.0 - (1.0 - 1.0 / ep) ** top_k) if ep > 1 else 0.0
 
 
+def routed_pair_s(weights: str, arch: int, hidden: int, f: Factors) -> float:
+    """Seconds each routed (token, expert) pair costs beyond its expert GEMM FLOPs: a fixed cost, except for
+    block-scaled FP8 experts on Hopper, whose per-token-group activation quantization grows with the hidden size."""
+    if weights == "fp8_block" and arch < 10:
+        return f.fp8_block_pair_ns_per_khidden_hopper * hidden / 1024 * 1e-9
+    return f.moe_routed_pair_ns * 1e-9
+
+
 def moe_stream_scale(weights: str, arch: int, f: Factors) -> float:
     """The share of hbm_efficiency at which the fused MoE streams its experts' weights: the CUTLASS kernels of
     16-bit, FP8 and block-scaled FP8 experts on Hopper stream as fast as a dense GEMM reads (perf.yaml); DeepGEMM's
@@ -285,7 +295,8 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
                                                              routing_alpha(model.architecture))
             grouped = _gemm(hit * s.expert_bytes / moe_bw, 2 * s.expert_params * pairs / moe_gemm,
                             f.gemm_roofline_exponent)
-            lin += grouped + f.moe_layer_latency_us * 1e-6 + pairs * f.moe_routed_pair_ns * 1e-9
+            pair_s = routed_pair_s(weights, hw.arch, model.hidden_size, f)
+            lin += grouped + f.moe_layer_latency_us * 1e-6 + pairs * pair_s
         # context tokens the group's layers attend to, summed over them (both roofline terms grow with it)
         ctx = pre_ctx = 0.0
         seen = stage_count[moe]  # 0 where the caller's count of MoE layers is not the model's: all layers stand in
