@@ -1,7 +1,8 @@
 """How sharply a GEMM turns from reading its weights to doing its math: the exponent p of the smooth
 roofline ((bytes / BW)^p + (FLOPs / PEAK)^p)^(1/p) on measured latencies.
 
-    python benchmarks/gemm_roofline_fit.py [--systems h100_sxm h200_sxm b200_sxm] [--moe | --moe-stream]
+    python benchmarks/gemm_roofline_fit.py [--systems h100_sxm h200_sxm b200_sxm]
+        [--moe | --moe-stream | --moe-split | --math-rate]
 
 Needs the `aic` extra (aiconfigurator-core ships the tables and scipy): its tables measured under
 TensorRT-LLM 1.3.0rc20 (systems/data/<system>/{gemm,moe}/trtllm/1.3.0rc20/*.parquet). A sharp max() is
@@ -19,6 +20,14 @@ printed are the source of perf.yaml's gemm_roofline_exponent.
 of the catalog GPU's dense peak at the precision, median over the shapes; then B200's share over each Hopper
 system's at the same precision, and B200's NVFP4 share over its FP8 share. The median B200-over-Hopper ratio
 (H100 and H200, BF16 and FP8) is perf.yaml's blackwell_gemm_scale.
+
+`--moe-split` prints what a routed (token, expert) pair costs beyond its FLOPs and the grouped GEMMs' FLOP rate,
+from each expert shape's TP x EP splits of 8 GPUs under balanced routing: at moe_tp t a rank handles t times the
+pairs of moe_tp 1, each a t-th as wide, so the latency slope per pair (4,096 to 16,384 tokens) against the pair's
+FLOPs is a line with the cost per pair as its intercept and the inverse rate as its slope. It prints the median
+intercept per 1,024 hidden elements and, for block-scaled FP8, the median rate over the per-tensor FP8 rate at the
+same shape: the H100 and H200 medians are perf.yaml's fp8_block_pair_ns_per_khidden_hopper and
+fp8_block_moe_gemm_scale_hopper.
 
 `--moe-stream` prints how fast the fused MoE streams its experts' weights when few tokens make it weight bound:
 at 8-64 tokens under balanced routing (every expert hit once tokens x top-k reach the experts), all experts'
