@@ -62,7 +62,7 @@ def test_build_script_flags():
 def test_unsupported_architecture_fails_clearly():
     # the engine flow has no converter for DeepSeek-V3: asking for it is bad input naming the PyTorch flow
     with pytest.raises(InputError, match="PyTorch flow") as exc:
-        plan("deepseek-v3", "2xh100x8", quant="fp8", flow="engine")
+        plan("deepseek-v3", "2xh100x8", flow="engine")
     assert exc.value.exit_code == 2
     # a plan.json for such a family, made elsewhere, still renders a build.sh that stops.
     p = plan("llama-3.1-8b", "h100x1", trtllm_version="0.19.0")

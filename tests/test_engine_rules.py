@@ -147,7 +147,7 @@ def test_route_follows_the_scheme():
 # --- families with no engine converter -----------------------------------------------------------
 
 def test_deepseek_v3_on_the_engine_only_release_is_exit_2_naming_the_pytorch_flow(capsys, tmp_path):
-    code, out, err = _run(capsys, "plan", "deepseek-v3", "--gpus", "h200x8", "--quant", "fp8",
+    code, out, err = _run(capsys, "plan", "deepseek-v3", "--gpus", "h200x8",
                           "--trtllm-version", "0.19.0", "--out", str(tmp_path / "out"))
     assert code == 2 and out == ""  # no "fits", no "validated"
     assert "PyTorch flow" in err and "--trtllm-version 1.2.1" in err and len(err.strip().splitlines()) == 1

@@ -169,13 +169,14 @@ def test_fractional_batches_interpolate_between_whole_ones():
 
 
 @needs_aic
-@pytest.mark.parametrize(("model", "gpus", "why"), [
-    ("deepseek-v3", "h200x8", "MLA attention"),
-    ("llama-3.1-8b", "h100-pciex8", "no measured tables for h100-pcie"),
-    ("llama-3.1-70b", "l40sx8", "L40S all-reduce table"),
+@pytest.mark.parametrize(("model", "gpus", "quant", "why"), [
+    ("deepseek-r1-fp4", "b200x8", None, "MLA attention"),
+    ("deepseek-v3", "h200x8", None, "no fp8_block GEMM table"),  # its checkpoint's own block-scaled FP8
+    ("llama-3.1-8b", "h100-pciex8", "fp8", "no measured tables for h100-pcie"),
+    ("llama-3.1-70b", "l40sx8", "fp8", "L40S all-reduce table"),
 ])
-def test_uncovered_layouts_fall_back_to_the_roofline_and_say_why(model, gpus, why):
-    kw = {"quant": "fp8", "max_input_len": 1024, "max_output_len": 256}
+def test_uncovered_layouts_fall_back_to_the_roofline_and_say_why(model, gpus, quant, why):
+    kw = {"quant": quant, "max_input_len": 1024, "max_output_len": 256}
     plan = make_plan(model, gpus, perf_backend="aiconfigurator", **kw)
     base = make_plan(model, gpus, **kw)
     assert plan.performance is not None

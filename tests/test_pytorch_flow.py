@@ -51,13 +51,13 @@ def test_pytorch_on_0_19_0_is_bad_input_naming_1_2_1():
 
 
 def test_family_without_engine_converter_goes_to_pytorch_with_the_reason():
-    p = make_plan("deepseek-v3", "h200x8", quant="fp8")
+    p = make_plan("deepseek-v3", "h200x8")
     assert p.target.flow == "pytorch"
     assert "only one that runs deepseek_v3" in p.target.flow_reason and "convert_checkpoint" in p.target.flow_reason
     with pytest.raises(InputError, match="PyTorch flow"):
-        make_plan("deepseek-v3", "h200x8", quant="fp8", flow="engine")
+        make_plan("deepseek-v3", "h200x8", flow="engine")
     with pytest.raises(InputError, match="PyTorch flow"):  # a release whose only flow is the engine flow
-        make_plan("deepseek-v3", "h200x8", quant="fp8", trtllm_version="0.19.0")
+        make_plan("deepseek-v3", "h200x8", trtllm_version="0.19.0")
 
 
 def test_family_the_pytorch_backend_lacks_takes_the_engine_flow():
@@ -158,7 +158,7 @@ def test_model_yaml_graphs_cover_the_largest_batch_the_plan_counted(batch, top):
 
 
 def test_moe_model_yaml_has_expert_parallelism():
-    args = _yaml(render_all(make_plan("deepseek-v3", "h200x8", quant="fp8")))
+    args = _yaml(render_all(make_plan("deepseek-v3", "h200x8")))
     assert args["moe_expert_parallel_size"] * args["moe_tensor_parallel_size"] == args["tensor_parallel_size"]
     assert args["model"] == "./hf_model"  # published FP8 weights: served as they are
 
@@ -196,7 +196,7 @@ def test_build_sh_quantizes_with_modelopt_only_when_needed(tmp_path):
     assert "triton_config" not in yaml.safe_load(quantized["llm_api_options.yaml"])
     plain = render_all(make_plan("llama-3.1-8b", "h100x1"))["build.sh"]
     assert "hf_ptq" not in plain and "trtllm-build" not in _commands(plain)
-    native = render_all(make_plan("deepseek-v3", "h200x8", quant="fp8"))["build.sh"]
+    native = render_all(make_plan("deepseek-v3", "h200x8"))["build.sh"]
     assert "hf_ptq" not in native and "quantization_config" in native
     for name, text in (("q.sh", sh), ("p.sh", plain), ("n.sh", native)):
         (tmp_path / name).write_text(text)

@@ -232,7 +232,7 @@ def test_svg_coordinates_are_rounded_and_ids_renamed():
 
 
 @pytest.mark.parametrize("model, gpus, quant, engine", [
-    ("llama-3.1-405b", "2xh100x8", None, True), ("deepseek-v3", "h200x8", "fp8", False)])
+    ("llama-3.1-405b", "2xh100x8", None, True), ("deepseek-v3", "h200x8", None, False)])
 def test_no_chart_text_starts_left_of_the_chart(model, gpus, quant, engine):
     """Long stage labels (135.0 of 140.4 GiB) once lost their first digit to the left edge."""
     page = _page(model, gpus, quant, engine)
@@ -415,7 +415,7 @@ def test_compare_page_names_expert_parallelism_and_attention_dp_as_the_table_doe
     from planner.compare import compare, layout_label
     from planner.report.compare import render_compare
 
-    rows = compare("deepseek-v3", "h200x8", "fp8", None, objective="throughput")
+    rows = compare("deepseek-v3", "h200x8", None, None, objective="throughput")
     (row,) = rows
     assert row["ep"] > 1 and row["attention_dp"]
     label = layout_label(row)
@@ -467,21 +467,21 @@ def test_the_benchmark_run_is_stated_when_the_plan_has_one():
 def test_the_page_states_both_costs_and_names_moe_layouts_as_the_terminal_does():
     from planner.render import layout_name
 
-    plan = make_plan("deepseek-v3", "h200x8", quant="fp8", flow="pytorch", tp=8, pp=1, ep=4, attention_dp=True,
+    plan = make_plan("deepseek-v3", "h200x8", flow="pytorch", tp=8, pp=1, ep=4, attention_dp=True,
                      request_rate=2, gpu_hour_price=3.0)
     page = render_report(plan)
     assert f"${plan.performance.cost_per_million_tokens:.3f} per million output tokens" in page
     assert f"${plan.sizing.cost_per_million_tokens:.3f} per million output tokens on those GPUs" in page
     lay = plan.layout
     assert lay.ep > 1 and layout_name(lay.tp, lay.pp, lay.ep, lay.attention_dp) in content.summary(plan)
-    assert "per million" not in render_report(make_plan("deepseek-v3", "h200x8", quant="fp8"))
+    assert "per million" not in render_report(make_plan("deepseek-v3", "h200x8"))
 
 
 def test_rejected_moe_layouts_keep_their_ep_and_attention_dp_on_the_page():
     # two rejections that differ only in EP and attention DP must not read as the same layout
     from planner.render import layout_of
 
-    plan = make_plan("deepseek-v3", "h200x8", quant="fp8", objective="throughput", tpot_ms=20)
+    plan = make_plan("deepseek-v3", "h200x8", objective="throughput", tpot_ms=20)
     moe = [r for r in plan.rejected if r.ep > 1 and r.attention_dp]
     assert moe
     page = render_report(plan)

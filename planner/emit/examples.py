@@ -27,7 +27,7 @@ EXAMPLES: dict[str, dict] = {
     "pytorch_llama-3.1-70b_h100x8": {"model": "llama-3.1-70b", "gpus": "h100x8"},
     "pytorch_llama-3.1-8b_fp8_h100x1": {"model": "llama-3.1-8b", "gpus": "h100x1", "quant": "fp8",
                                         "kv_cache_dtype": "fp8"},
-    "pytorch_deepseek-v3_fp8_h200x8": {"model": "deepseek-v3", "gpus": "h200x8", "quant": "fp8"},
+    "pytorch_deepseek-v3_fp8_h200x8": {"model": "deepseek-v3", "gpus": "h200x8"},
 }
 
 
