@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from planner import safeio
 from planner.catalog import get_gpu
 from planner.errors import InputError
-from planner.specs import Fleet
+from planner.specs import Fleet, GpuSpec
 
 # Bounds far above any real system, so that a typo or a hostile number cannot make the layout
 # search run for hours: the largest NVLink domain announced is 576 GPUs (Vera Rubin NVL576), the
@@ -55,6 +55,7 @@ def _fleet_expression(text: str) -> Fleet:
         raise InputError(f"fleet {text!r} has no GPUs: node and GPU counts must be at least 1")
     _check_size(text, count, nodes)
     gpu = get_gpu(m.group("gpu"))
+    _check_board(text, gpu, count, nodes, m.group("gpu"))
     return Fleet(gpu=gpu, gpus_per_node=count, nodes=nodes)
 
 
@@ -77,6 +78,18 @@ def _check_size(what: str, per_node: int, nodes: int, tp_across_nodes: bool = Fa
                          f"searches ({MAX_TP_DOMAIN_GPUS}); describe one NVLink domain per fleet")
 
 
+def _check_board(what: str, gpu: GpuSpec, per_node: int, nodes: int, name: str) -> None:
+    """A part that only comes on an NVSwitch baseboard (HGX) has no node larger than the board: `h100x16`
+    is two nodes, whose TP all-reduces would cross the network, not one 16-GPU NVLink domain."""
+    most = gpu.max_gpus_per_node
+    if most is None or per_node <= most:
+        return
+    total = per_node * nodes
+    size = max(d for d in range(1, most + 1) if total % d == 0)
+    raise InputError(f"fleet {what!r}: one {gpu.name} node holds at most {most} GPUs (an HGX baseboard); "
+                     f"{total} GPUs are e.g. {total // size}x{name}x{size}")
+
+
 def load_fleet_file(path: Path) -> Fleet:
     from planner.yamlio import load_user_yaml
 
@@ -92,6 +105,7 @@ def load_fleet_file(path: Path) -> Fleet:
             from None
     gpu = get_gpu(spec.gpu)
     _check_size(str(path), spec.gpus_per_node or gpu.gpus_per_node, spec.nodes, spec.tp_across_nodes)
+    _check_board(str(path), gpu, spec.gpus_per_node or gpu.gpus_per_node, spec.nodes, gpu.name)
     return Fleet(
         gpu=gpu, gpus_per_node=spec.gpus_per_node or gpu.gpus_per_node, nodes=spec.nodes,
         tp_across_nodes=spec.tp_across_nodes,

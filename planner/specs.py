@@ -191,6 +191,9 @@ class GpuSpec(_Frozen):
     precisions: tuple[str, ...]
     nvlink_domain: PositiveInt = 1
     gpus_per_node: PositiveInt = 8
+    # The most GPUs one node can hold where the part only comes on a fixed NVSwitch baseboard (HGX: 8 SXM
+    # GPUs); None where servers differ (PCIe cards) or the NVLink domain spans trays (GB200 NVL72).
+    max_gpus_per_node: PositiveInt | None = None
     tdp_w: float | None = None
     source: str
     notes: str | None = None

@@ -115,6 +115,26 @@ def test_hardware_checks():
         make_plan("llama-3.1-8b", "t4x4", quant="bf16")
 
 
+@pytest.mark.parametrize(("text", "total", "suggested"), [("h100x16", 16, "2xh100x8"), ("h100x9", 9, "3xh100x3"),
+                                                         ("2xb200x12", 24, "3xb200x8"), ("H200x10", 10, "2xH200x5")])
+def test_no_hgx_node_holds_more_than_its_baseboard(text, total, suggested):
+    """HGX parts come on 8-GPU NVSwitch boards: more per node is not a larger NVLink domain, and the error
+    names whole nodes of the same GPUs."""
+    with pytest.raises(InputError, match=f"at most 8 GPUs .*e.g. {suggested}$") as exc:
+        parse_fleet(text)
+    assert exc.value.exit_code == 2
+    assert parse_fleet(suggested).total_gpus == total  # the suggestion is a valid fleet of as many GPUs
+    # PCIe servers vary, and GB200's NVLink domain spans trays: no board limit there
+    assert parse_fleet("l40sx10").gpus_per_node == 10 and parse_fleet("gb200x72").gpus_per_node == 72
+
+
+def test_a_fleet_file_cannot_put_more_hgx_gpus_in_a_node(tmp_path):
+    f = tmp_path / "fleet.yaml"
+    f.write_text("gpu: b200\ngpus_per_node: 16\nnodes: 1\n")
+    with pytest.raises(InputError, match="one b200 node holds at most 8 GPUs .*e.g. 2xb200x8"):
+        parse_fleet(str(f))
+
+
 @pytest.mark.parametrize(("gpu", "dtype", "expected"), [
     ("h100", "bfloat16", "bf16"),
     ("h100", "float16", "fp16"),
