@@ -274,18 +274,11 @@ def main() -> None:
     import pandas as pd
 
     data = Path(aiconfigurator_core.__file__).parent / "systems" / "data"
-    if args.moe:
-        fused_moe(data, args.systems)
-        return
-    if args.moe_stream:
-        moe_stream(data, args.systems)
-        return
-    if args.moe_split:
-        moe_split(data, args.systems)
-        return
-    if args.math_rate:
-        math_rate(data, args.systems)
-        return
+    for flag, table in (("moe", fused_moe), ("moe_stream", moe_stream), ("moe_split", moe_split),
+                        ("math_rate", math_rate)):
+        if getattr(args, flag):
+            table(data, args.systems)
+            return
     every: list[float] = []
     print(f"{'system':10} {'precision':10} {'curves':>6} {'p 25%':>6} {'median':>6} {'p 75%':>6} {'rms':>6}")
     for system in args.systems:

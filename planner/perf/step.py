@@ -265,6 +265,7 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
     gemm = hw.gemm_flops * dense_eff * (f.fp4_gemm_scale if fp4 else 1.0)
     moe_gemm = hw.gemm_flops * f.gemm_efficiency * f.moe_gemm_efficiency * (f.fp4_moe_gemm_scale if fp4 else 1.0)
     moe_bw = bw * moe_stream_scale(weights, hw.arch, f)
+    pair_s = routed_pair_s(weights, hw.arch, model.hidden_size, f)
     if weights == "fp8_block":  # block-scaled grouped GEMMs: CUTLASS on Hopper, DeepGEMM on Blackwell
         moe_gemm *= f.fp8_block_moe_gemm_scale_hopper if hw.arch < 10 else f.fp8_block_moe_gemm_scale_blackwell
     elif weights == "mxfp4" and hw.arch < 10:  # Hopper: Triton kernels dequantize the 4-bit experts per tile
@@ -295,7 +296,6 @@ def stage_work(model: ModelSpec, weights: str, act: str, kv_dtype: str, tp: int,
                                                              routing_alpha(model.architecture))
             grouped = _gemm(hit * s.expert_bytes / moe_bw, 2 * s.expert_params * pairs / moe_gemm,
                             f.gemm_roofline_exponent)
-            pair_s = routed_pair_s(weights, hw.arch, model.hidden_size, f)
             lin += grouped + f.moe_layer_latency_us * 1e-6 + pairs * pair_s
         # context tokens the group's layers attend to, summed over them (both roofline terms grow with it)
         ctx = pre_ctx = 0.0
